@@ -1,0 +1,202 @@
+//! corral's own JSON API (`/v1/...` on :5050 of every server).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// An error body: a stable `code`, a human `message` saying what to do, and
+/// the offending `field` when one is to blame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// One server (Raft member).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerView {
+    pub id: u64,
+    /// `host:port` of the master API.
+    pub api_addr: String,
+    pub raft_addr: String,
+    pub voter: bool,
+    pub leader: bool,
+}
+
+/// A machine's resources as offered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourcesView {
+    pub cpus: f64,
+    pub mem_mb: u64,
+    pub disk_mb: u64,
+    /// Port ranges as `31000-32000[,…]`.
+    pub ports: String,
+}
+
+/// One machine (every machine runs an agent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineView {
+    pub id: String,
+    pub hostname: String,
+    pub ip: String,
+    pub agent_port: u16,
+    pub metadata: BTreeMap<String, String>,
+    /// Raft id when the machine is a server.
+    pub server_id: Option<u64>,
+    /// True when this machine's server leads.
+    pub leader: bool,
+    /// `active` or `unreachable`.
+    pub status: String,
+    pub resources: ResourcesView,
+    pub registered_at_ms: u64,
+    pub reregistered_at_ms: u64,
+    pub unreachable_since_ms: Option<u64>,
+    pub unreachable_reason: Option<String>,
+    pub version: String,
+}
+
+/// `GET /v1/cluster`: who leads, the servers and the machines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterView {
+    /// The server answering.
+    pub answered_by: u64,
+    pub leader: Option<ServerView>,
+    /// Current Raft term (the fencing epoch).
+    pub term: u64,
+    /// Last applied log index on the answering server.
+    pub revision: u64,
+    pub servers: Vec<ServerView>,
+    pub machines: Vec<MachineView>,
+}
+
+/// `PUT /v1/kv/KEY` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KvPutBody {
+    pub value: String,
+    /// Seconds until the key expires; absent = never.
+    #[serde(default)]
+    pub ttl: Option<u64>,
+}
+
+/// One key as returned by get/list/set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvNode {
+    pub key: String,
+    pub value: String,
+    pub create_revision: u64,
+    pub mod_revision: u64,
+    /// Expiry in ms since the epoch (leader's clock), if the key has a TTL.
+    pub expires_at_ms: Option<u64>,
+}
+
+/// `GET /v1/kv?prefix=P`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvList {
+    pub revision: u64,
+    pub nodes: Vec<KvNode>,
+}
+
+/// Answer to a set or delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvWriteResult {
+    pub revision: u64,
+    pub prev: Option<KvNode>,
+}
+
+/// One line of `GET /v1/watch?prefix=P` (newline-delimited JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchEvent {
+    pub revision: u64,
+    /// `put`, `delete` or `expire`.
+    pub action: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// `POST /v1/agents/register` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    /// The leader's term: the fencing epoch the agent must record.
+    pub epoch: u64,
+    pub leader_id: u64,
+    pub reregistered: bool,
+    /// How often the leader expects heartbeats.
+    pub heartbeat_interval_ms: u64,
+}
+
+/// `POST /v1/agents/heartbeat` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    pub id: String,
+    /// The epoch the agent registered under.
+    pub epoch: u64,
+}
+
+/// `POST /v1/agents/heartbeat` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    pub epoch: u64,
+    /// False when the leader does not count the agent as admitted and active
+    /// under this epoch: the agent must register again.
+    pub admitted: bool,
+}
+
+/// `POST /v1/servers/join` body: a fresh server asks to become a voter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub id: u64,
+    pub raft_addr: String,
+    pub api_addr: String,
+}
+
+/// A message from the leading master to an agent (`POST /v1/agent/command`
+/// on :5051). Every one carries the sender's epoch; agents refuse older ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCommandEnvelope {
+    pub epoch: u64,
+    pub leader_id: u64,
+    pub command: AgentCommand,
+}
+
+/// What a leader can tell an agent. Task launch/kill arrive in later issues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentCommand {
+    /// Check the agent listens and accepts this leader; changes nothing.
+    Ping,
+    /// Register again with the leader (e.g. the leader lost track of it).
+    Reregister,
+}
+
+/// Agent's answer to a command it accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCommandAck {
+    /// The highest epoch the agent has seen.
+    pub epoch: u64,
+}
+
+/// `GET /v1/agent/state` on :5051: what the agent knows about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStateView {
+    pub id: String,
+    pub hostname: String,
+    pub ip: String,
+    pub epoch: u64,
+    pub leader_id: Option<u64>,
+    pub registered: bool,
+    pub resources: ResourcesView,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Renders port ranges as `31000-32000,33000-33100`.
+pub fn ports_to_string(ranges: &[(u16, u16)]) -> String {
+    ranges
+        .iter()
+        .map(|(a, b)| format!("{a}-{b}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -1,0 +1,160 @@
+//! corral's command line. `main` calls [`run`]; this crate parses, calls into
+//! the right module and turns errors into one line and an exit code:
+//! 0 success, 1 failure, 2 bad input (usage, config, arguments).
+//!
+//! Invariants: client commands see the cluster only through HTTP
+//! ([`corral_api::Client`]); every listing has `--json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod cluster_file;
+pub mod config;
+pub mod down;
+pub mod kv;
+pub mod machines;
+pub mod output;
+pub mod status;
+pub mod up;
+
+/// A failure with the exit code it deserves.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad input from the user: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Anything else: exit 1.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn usage(msg: impl Into<String>) -> Self {
+        CliError::Usage(msg.into())
+    }
+}
+
+impl From<corral_api::ClientError> for CliError {
+    fn from(e: corral_api::ClientError) -> Self {
+        match e {
+            // 404 is "not there", not bad input: exit 1 like any failure.
+            corral_api::ClientError::Rejected { status, .. }
+                if (400..500).contains(&status) && status != 404 =>
+            {
+                CliError::Usage(e.to_string())
+            }
+            other => CliError::Failed(other.into()),
+        }
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "corral",
+    version,
+    about = "A highly-available cluster manager in one binary"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by commands that talk to a running cluster.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Endpoint {
+    /// Server to talk to (`host:port`, comma-separated for several). Default:
+    /// the local cluster started by `corral up`, else 127.0.0.101:5050.
+    #[arg(long, env = "CORRAL_ENDPOINT", global = true)]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a local cluster (3 machines by default; see corral.toml).
+    Up(up::UpArgs),
+    /// Stop the local cluster started by `corral up -d`.
+    Down(down::DownArgs),
+    /// Summarise the local cluster: machines, leader, addresses.
+    Status(status::StatusArgs),
+    /// Run this machine's daemon (agent; plus store and master on servers).
+    Node(corral_node::NodeArgs),
+    /// List the machines in the cluster (fleetctl list-machines).
+    #[command(alias = "list-machines")]
+    Machines(machines::MachinesArgs),
+    /// Read and write the cluster's key-value store (etcdctl's role).
+    Kv(kv::KvArgs),
+}
+
+/// Where `up`, `down` and `status` look for corral.toml by default.
+pub fn default_config_path() -> PathBuf {
+    PathBuf::from("corral.toml")
+}
+
+/// Parses the command line, runs it, prints any error as one line.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 2,
+            });
+        }
+    };
+    let result = match cli.command {
+        Command::Node(args) => corral_node::run(args).map_err(|e| CliError::Failed(e.into())),
+        Command::Up(args) => up::run(args),
+        Command::Down(args) => down::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Machines(args) => machines::run(args),
+        Command::Kv(args) => kv::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("corral: {}", one_line(&e));
+            ExitCode::from(match e {
+                CliError::Usage(_) => 2,
+                CliError::Failed(_) => 1,
+            })
+        }
+    }
+}
+
+/// An error and its causes on one line.
+fn one_line(e: &CliError) -> String {
+    match e {
+        CliError::Usage(m) => m.clone(),
+        CliError::Failed(e) => format!("{e:#}"),
+    }
+}
+
+/// A client for the endpoints the user chose (`--endpoint`,
+/// `CORRAL_ENDPOINT`, else the local cluster from `corral up`).
+pub fn client(e: &Endpoint) -> CliResult<corral_api::Client> {
+    if e.endpoint
+        .as_deref()
+        .is_some_and(|s| s.split(',').all(|p| p.trim().is_empty()))
+    {
+        return Err(CliError::usage(
+            "--endpoint is empty; give HOST:PORT of a server",
+        ));
+    }
+    Ok(corral_api::Client::new(cluster_file::resolve_endpoints(
+        e.endpoint.as_deref(),
+    )))
+}
+
+/// Runs a future on a small runtime (client commands are one-shot).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime")
+        .block_on(f)
+}

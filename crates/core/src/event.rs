@@ -1,0 +1,39 @@
+//! What changed when a command applied. The store's shell publishes these to
+//! watchers (`corral kv watch`); apply only returns them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::kv::KvEntry;
+use crate::machine::MachineId;
+
+/// One observable change, in log order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A key was created or overwritten.
+    KvPut { key: String, entry: KvEntry },
+    /// A key was deleted (`expired` when its TTL ran out).
+    KvDelete {
+        key: String,
+        revision: u64,
+        expired: bool,
+    },
+    /// An agent was admitted for the first time.
+    AgentAdmitted { id: MachineId },
+    /// A known agent registered again.
+    AgentReregistered { id: MachineId },
+    /// An agent stopped heartbeating.
+    AgentUnreachable { id: MachineId },
+    /// An agent was removed.
+    AgentRemoved { id: MachineId },
+}
+
+impl Event {
+    /// The key this event is about, if it is a kv event.
+    pub fn kv_key(&self) -> Option<&str> {
+        match self {
+            Event::KvPut { key, .. } | Event::KvDelete { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}

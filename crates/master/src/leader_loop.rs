@@ -1,0 +1,81 @@
+//! The loop every server runs; it acts only while this server leads:
+//! - on winning an election, starts a fresh liveness table (every agent gets
+//!   a full timeout to find the new leader);
+//! - marks agents silent past the timeout unreachable (committed);
+//! - expires kv keys whose TTL ran out on this leader's clock (committed).
+//!
+//! What to do is decided by pure functions (`Liveness::overdue`,
+//! `State::expired_keys`); this loop only feeds them the time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_core::Command;
+
+use crate::context::{now_ms, MasterCtx};
+use crate::liveness::Liveness;
+
+/// How often the leader checks liveness and TTLs.
+pub const TICK: Duration = Duration::from_millis(100);
+/// Most keys expired by one command.
+pub const EXPIRE_BATCH: usize = 1000;
+
+/// Runs until the process ends.
+pub async fn run(ctx: Arc<MasterCtx>) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if !ctx.store.is_leader() {
+            if let Ok(mut e) = ctx.elected_at_ms.lock() {
+                *e = None;
+            }
+            continue;
+        }
+        let now = now_ms();
+        let term = ctx.store.term();
+        {
+            let mut l = ctx.liveness();
+            if l.term != term {
+                *l = Liveness::new(term, now);
+                if let Ok(mut e) = ctx.elected_at_ms.lock() {
+                    *e = Some(now);
+                }
+                tracing::info!(term, "leading: agents have a full timeout to re-register");
+            }
+        }
+        let timeout = ctx.cfg.agent_timeout_ms();
+        let overdue = ctx
+            .store
+            .read(|s| ctx.liveness().overdue(s.agents.values(), now, timeout));
+        for (id, silent) in overdue {
+            let reason = format!(
+                "no heartbeat for {:.1} s ({} missed at {} ms intervals)",
+                silent as f64 / 1000.0,
+                ctx.cfg.max_missed_heartbeats,
+                ctx.cfg.heartbeat_ms
+            );
+            tracing::warn!(agent = %id, %reason, "marking agent unreachable");
+            match ctx
+                .store
+                .write(
+                    Command::MarkAgentUnreachable {
+                        id: id.clone(),
+                        reason,
+                    },
+                    now,
+                )
+                .await
+            {
+                Ok(_) => ctx.liveness().forget(&id),
+                Err(e) => tracing::debug!(error = %e, "could not mark agent unreachable"),
+            }
+        }
+        let keys = ctx.store.read(|s| s.expired_keys(now, EXPIRE_BATCH));
+        if !keys.is_empty() {
+            if let Err(e) = ctx.store.write(Command::KvExpire { keys }, now).await {
+                tracing::debug!(error = %e, "could not expire keys");
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Mesos-compatible master endpoints: `/health`, `/version`, `/redirect`,
+//! `/master/state` (leader-only, as in Mesos).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use corral_api::mesos::{self, MasterInfo, MasterState, Slave, MESOS_COMPAT_VERSION};
+use corral_core::AgentStatus;
+
+use crate::context::MasterCtx;
+use crate::error::Failure;
+use crate::redirect::require_leader;
+
+/// `/health`: 200 with an empty body while the process serves.
+pub async fn health() -> StatusCode {
+    StatusCode::OK
+}
+
+pub fn version_doc() -> mesos::Version {
+    mesos::Version {
+        version: MESOS_COMPAT_VERSION.to_string(),
+        build_date: String::new(),
+        build_time: 0.0,
+        build_user: "corral".into(),
+        git_sha: String::new(),
+        git_branch: String::new(),
+        git_tag: String::new(),
+        corral_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// `/version`.
+pub async fn version() -> Json<mesos::Version> {
+    Json(version_doc())
+}
+
+/// `/redirect`, `/master/redirect`: always 307 to `//leader:port`, also on the leader.
+pub async fn redirect(State(ctx): State<Arc<MasterCtx>>) -> Response {
+    match ctx.store.leader() {
+        Some((_, node)) => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, format!("//{}", node.api_addr))],
+        )
+            .into_response(),
+        None => Failure::no_leader().into_response(),
+    }
+}
+
+/// Unknown paths: 404 with a JSON error.
+pub async fn not_found(uri: Uri) -> Failure {
+    Failure::NotFound {
+        code: "not_found",
+        message: format!("no such endpoint: {}", uri.path()),
+    }
+}
+
+fn secs(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// `/master/state`: leader-only; followers redirect.
+pub async fn state(
+    State(ctx): State<Arc<MasterCtx>>,
+    uri: Uri,
+) -> Result<Json<MasterState>, Failure> {
+    require_leader(&ctx, &uri)?;
+    let leader = ctx.store.leader();
+    let slaves: Vec<Slave> = ctx.store.read(|s| {
+        s.agents
+            .values()
+            .map(|a| {
+                let r = &a.info.resources;
+                let res = mesos::Resources {
+                    cpus: r.cpus,
+                    gpus: 0.0,
+                    mem: r.mem_mb as f64,
+                    disk: r.disk_mb as f64,
+                    ports: Some(mesos::ports_string(&r.ports)),
+                };
+                Slave {
+                    id: a.info.id.0.clone(),
+                    hostname: a.info.ip.clone(),
+                    port: a.info.agent_port,
+                    attributes: a.info.attributes.clone(),
+                    pid: format!("slave(1)@{}:{}", a.info.ip, a.info.agent_port),
+                    registered_time: secs(a.registered_at_ms),
+                    reregistered_time: (a.reregistered_at_ms != a.registered_at_ms)
+                        .then(|| secs(a.reregistered_at_ms)),
+                    resources: res.clone(),
+                    used_resources: mesos::Resources::default(),
+                    offered_resources: mesos::Resources::default(),
+                    reserved_resources: BTreeMap::new(),
+                    unreserved_resources: res,
+                    active: a.status == AgentStatus::Active,
+                    version: mesos::MESOS_COMPAT_VERSION.to_string(),
+                    capabilities: vec![],
+                }
+            })
+            .collect()
+    });
+    let activated = slaves.iter().filter(|s| s.active).count() as u64;
+    let cfg = &ctx.cfg;
+    let flags = BTreeMap::from([
+        ("port".to_string(), cfg.master_port.to_string()),
+        ("hostname".to_string(), cfg.ip.clone()),
+        (
+            "agent_ping_timeout".to_string(),
+            format!("{}ms", cfg.heartbeat_ms),
+        ),
+        (
+            "max_agent_ping_timeouts".to_string(),
+            cfg.max_missed_heartbeats.to_string(),
+        ),
+    ]);
+    let doc = MasterState {
+        version: MESOS_COMPAT_VERSION.to_string(),
+        git_sha: String::new(),
+        git_branch: String::new(),
+        build_date: String::new(),
+        build_time: 0.0,
+        build_user: "corral".into(),
+        start_time: secs(ctx.started_at_ms),
+        elected_time: ctx.elected_at_ms.lock().ok().and_then(|e| e.map(secs)),
+        id: format!("corral-master-{}", cfg.server_id),
+        pid: mesos::master_pid(&cfg.api_addr()),
+        hostname: cfg.ip.clone(),
+        capabilities: vec![],
+        activated_slaves: activated,
+        deactivated_slaves: slaves.len() as u64 - activated,
+        unreachable_slaves: slaves.len() as u64 - activated,
+        leader: leader.as_ref().map(|(_, n)| mesos::master_pid(&n.api_addr)),
+        leader_info: leader.as_ref().map(|(id, n)| {
+            let (host, port) = n.api_addr.rsplit_once(':').unwrap_or((&n.api_addr, "5050"));
+            MasterInfo {
+                id: format!("corral-master-{id}"),
+                pid: mesos::master_pid(&n.api_addr),
+                port: port.parse().unwrap_or(5050),
+                hostname: host.to_string(),
+            }
+        }),
+        flags,
+        slaves,
+        recovered_slaves: vec![],
+        frameworks: vec![],
+        completed_frameworks: vec![],
+        orphan_tasks: vec![],
+        unregistered_frameworks: vec![],
+    };
+    Ok(Json(doc))
+}

@@ -1,0 +1,54 @@
+//! The server side of the Raft peer RPCs: an axum `Router` with `POST
+//! /raft/append`, `/raft/vote` and `/raft/snapshot`, each handing the JSON
+//! request to the local Raft node and answering its `Result` as JSON.
+//!
+//! Owns: the HTTP shape of the peer protocol (the mirror of
+//! [`crate::network`]). Never binds a listener (the node does) and never
+//! interprets a request itself.
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+
+use crate::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
+use crate::types::{Raft, TypeConfig};
+
+/// Largest peer request accepted. AppendEntries carries up to 1000 entries of
+/// up to 256 KiB values each, as JSON; peers are trusted cluster members.
+const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
+
+/// The peer RPC routes for `raft`.
+pub fn router(raft: Raft) -> Router {
+    Router::new()
+        .route(APPEND_PATH, post(append))
+        .route(VOTE_PATH, post(vote))
+        .route(SNAPSHOT_PATH, post(snapshot))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(raft)
+}
+
+async fn append(
+    State(raft): State<Raft>,
+    Json(req): Json<AppendEntriesRequest<TypeConfig>>,
+) -> Json<Result<AppendEntriesResponse<u64>, RaftError<u64>>> {
+    Json(raft.append_entries(req).await)
+}
+
+async fn vote(
+    State(raft): State<Raft>,
+    Json(req): Json<VoteRequest<u64>>,
+) -> Json<Result<VoteResponse<u64>, RaftError<u64>>> {
+    Json(raft.vote(req).await)
+}
+
+async fn snapshot(
+    State(raft): State<Raft>,
+    Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
+) -> Json<Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>> {
+    Json(raft.install_snapshot(req).await)
+}

@@ -1,0 +1,387 @@
+//! Test kit: starts real `corral node` processes as a cluster on loopback
+//! addresses of its own, and gives tests `must_*` helpers that wait on
+//! conditions with deadlines (never fixed sleeps) and panic with a clear
+//! message.
+//!
+//! Invariants: every process it starts is SIGKILLed on drop; each cluster
+//! gets a fresh temp dir and a /24 of 127.x.y.0 no other cluster in this
+//! process uses, so tests run in parallel without port clashes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use corral_api::native::{AgentStateView, ClusterView};
+
+/// Log line for a test phase: `--- kill the leader`.
+pub fn phase(msg: &str) {
+    eprintln!("--- {msg}");
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics after `within`
+/// saying what was awaited and the last thing seen.
+pub async fn wait_for<T, F, Fut>(what: &str, within: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        let last = match f().await {
+            Ok(v) => return v,
+            Err(e) => e,
+        };
+        if Instant::now() > deadline {
+            panic!("timed out after {within:?} waiting for {what}; last: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+static NEXT_BLOCK: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh 127.A.B.0/24 for one cluster: A from the process id, B counting.
+fn address_block() -> (u8, u8) {
+    let n = NEXT_BLOCK.fetch_add(1, Ordering::SeqCst);
+    let a = 20 + (std::process::id() % 200) as u8;
+    (a, (n % 250) as u8 + 1)
+}
+
+/// Settings of a test cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub machines: usize,
+    pub servers: usize,
+    pub heartbeat_ms: u64,
+    pub max_missed_heartbeats: u32,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec {
+            machines: 3,
+            servers: 3,
+            heartbeat_ms: 200,
+            max_missed_heartbeats: 5,
+        }
+    }
+}
+
+/// One machine of a test cluster.
+pub struct Machine {
+    pub name: String,
+    pub ip: String,
+    pub server_id: Option<u64>,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Machine {
+    pub fn api_addr(&self) -> String {
+        format!("{}:5050", self.ip)
+    }
+    pub fn agent_addr(&self) -> String {
+        format!("{}:5051", self.ip)
+    }
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+}
+
+/// A running multi-process cluster.
+pub struct Cluster {
+    pub bin: PathBuf,
+    pub dir: tempfile::TempDir,
+    pub machines: Vec<Machine>,
+    pub http: reqwest::Client,
+    block: (u8, u8),
+}
+
+impl Cluster {
+    /// Starts `spec.machines` machines, the first `spec.servers` of them servers.
+    pub fn start(bin: &Path, spec: ClusterSpec) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("corral-test-")
+            .tempdir()
+            .expect("temp dir");
+        let block = address_block();
+        let ip = |i: usize| format!("127.{}.{}.{}", block.0, block.1, i + 1);
+        let bootstrap: Vec<String> = (0..spec.servers)
+            .map(|i| format!("{}={}:2380/{}:5050", i + 1, ip(i), ip(i)))
+            .collect();
+        let servers: Vec<String> = (0..spec.servers)
+            .map(|i| format!("{}:5050", ip(i)))
+            .collect();
+        let mut machines = Vec::new();
+        for i in 0..spec.machines {
+            let name = format!("m{}", i + 1);
+            let data_dir = dir.path().join(&name);
+            let mut args = vec![
+                "node".to_string(),
+                format!("--name={name}"),
+                format!("--ip={}", ip(i)),
+                format!("--data-dir={}", data_dir.display()),
+                format!("--servers={}", servers.join(",")),
+                format!(
+                    "--metadata=role={},index={}",
+                    if i < spec.servers { "server" } else { "worker" },
+                    i + 1
+                ),
+                format!("--heartbeat-ms={}", spec.heartbeat_ms),
+                format!("--max-missed-heartbeats={}", spec.max_missed_heartbeats),
+            ];
+            let server_id = (i < spec.servers).then_some(i as u64 + 1);
+            if let Some(id) = server_id {
+                args.push(format!("--server-id={id}"));
+                args.push(format!("--bootstrap={}", bootstrap.join(",")));
+            }
+            machines.push(Machine {
+                log: dir.path().join(format!("{name}.log")),
+                name,
+                ip: ip(i),
+                server_id,
+                data_dir,
+                args,
+                child: None,
+            });
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let mut c = Cluster {
+            bin: bin.to_path_buf(),
+            dir,
+            machines,
+            http,
+            block,
+        };
+        for i in 0..c.machines.len() {
+            c.start_machine(i);
+        }
+        c
+    }
+
+    /// Adds a fresh server that joins through `seed` (index of a machine).
+    pub fn add_server(&mut self, server_id: u64, seed: usize) -> usize {
+        let i = self.machines.len();
+        let ip = format!("127.{}.{}.{}", self.block.0, self.block.1, i + 1);
+        let name = format!("m{}", i + 1);
+        let data_dir = self.dir.path().join(&name);
+        let args = vec![
+            "node".to_string(),
+            format!("--name={name}"),
+            format!("--ip={ip}"),
+            format!("--data-dir={}", data_dir.display()),
+            format!("--servers={}", self.machines[seed].api_addr()),
+            format!("--server-id={server_id}"),
+            format!("--join={}", self.machines[seed].api_addr()),
+            "--heartbeat-ms=200".to_string(),
+        ];
+        self.machines.push(Machine {
+            log: self.dir.path().join(format!("{name}.log")),
+            name,
+            ip,
+            server_id: Some(server_id),
+            data_dir,
+            args,
+            child: None,
+        });
+        self.start_machine(i);
+        i
+    }
+
+    /// (Re)starts machine `i` with its original arguments and data dir.
+    pub fn start_machine(&mut self, i: usize) {
+        let m = &mut self.machines[i];
+        assert!(m.child.is_none(), "{} is already running", m.name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&m.log)
+            .expect("log file");
+        let child = Command::new(&self.bin)
+            .args(&m.args)
+            .env("CORRAL_LOG", "info,openraft=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log fd"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+        m.child = Some(child);
+    }
+
+    /// SIGKILLs machine `i` and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.machines[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGTERM to machine `i` and waits for it to exit.
+    pub fn stop(&mut self, i: usize) {
+        if let Some(mut c) = self.machines[i].child.take() {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+    }
+
+    /// The last `n` lines of machine `i`'s log, for failure messages.
+    pub fn log_tail(&self, i: usize, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.machines[i].log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    pub fn api_url(&self, i: usize, path: &str) -> String {
+        format!("http://{}{path}", self.machines[i].api_addr())
+    }
+
+    pub fn agent_url(&self, i: usize, path: &str) -> String {
+        format!("http://{}{path}", self.machines[i].agent_addr())
+    }
+
+    /// Master API addresses of the running servers.
+    pub fn server_endpoints(&self) -> Vec<String> {
+        self.machines
+            .iter()
+            .filter(|m| m.server_id.is_some())
+            .map(|m| m.api_addr())
+            .collect()
+    }
+
+    /// A corral client over every server.
+    pub fn client(&self) -> corral_api::Client {
+        corral_api::Client::new(self.server_endpoints())
+    }
+
+    /// `/v1/cluster` as machine `i` sees it.
+    pub async fn cluster_view(&self, i: usize) -> Result<ClusterView, String> {
+        let r = self
+            .http
+            .get(self.api_url(i, "/v1/cluster"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        r.json().await.map_err(|e| e.to_string())
+    }
+
+    /// `/v1/agent/state` of machine `i`'s agent.
+    pub async fn agent_state(&self, i: usize) -> Result<AgentStateView, String> {
+        let r = self
+            .http
+            .get(self.agent_url(i, "/v1/agent/state"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        r.json().await.map_err(|e| e.to_string())
+    }
+
+    /// Index of the machine whose server leads, agreed by every running
+    /// server, once a leader is elected; panics after `within`.
+    pub async fn must_leader(&self, within: Duration) -> usize {
+        wait_for("an agreed leader", within, || async {
+            let mut seen = None;
+            for (i, m) in self.machines.iter().enumerate() {
+                if m.server_id.is_none() || !m.is_running() {
+                    continue;
+                }
+                let v = self.cluster_view(i).await?;
+                let l = v.leader.ok_or(format!("{} knows no leader", m.name))?;
+                if seen.is_some_and(|s| s != l.id) {
+                    return Err(format!(
+                        "servers disagree on the leader ({seen:?} vs {})",
+                        l.id
+                    ));
+                }
+                seen = Some(l.id);
+            }
+            let id = seen.ok_or("no running server")?;
+            self.machines
+                .iter()
+                .position(|m| m.server_id == Some(id) && m.is_running())
+                .ok_or(format!("leader {id} is not a running machine"))
+        })
+        .await
+    }
+
+    /// Waits until every running machine is admitted and active, and each
+    /// running agent is registered under the current leader's epoch.
+    pub async fn must_all_agents_registered(&self, within: Duration) -> ClusterView {
+        let running: Vec<usize> = (0..self.machines.len())
+            .filter(|i| self.machines[*i].is_running())
+            .collect();
+        wait_for("every agent registered with the leader", within, || async {
+            let leader = self.leader_index().await?;
+            let view = self.cluster_view(leader).await?;
+            let leader_id = view.leader.as_ref().map(|l| l.id).ok_or("no leader")?;
+            for &i in &running {
+                let st = self.agent_state(i).await?;
+                let m = view
+                    .machines
+                    .iter()
+                    .find(|m| m.id == st.id)
+                    .ok_or(format!("{} not admitted", self.machines[i].name))?;
+                if m.status != "active" {
+                    return Err(format!("{} is {}", self.machines[i].name, m.status));
+                }
+                if !st.registered || st.leader_id != Some(leader_id) || st.epoch != view.term {
+                    return Err(format!(
+                        "{} registered={} with leader {:?} epoch {} (leader {leader_id}, term {})",
+                        self.machines[i].name, st.registered, st.leader_id, st.epoch, view.term
+                    ));
+                }
+            }
+            Ok(view)
+        })
+        .await
+    }
+
+    /// The leading machine's index right now, per the first server that knows.
+    pub async fn leader_index(&self) -> Result<usize, String> {
+        for (i, m) in self.machines.iter().enumerate() {
+            if m.server_id.is_none() || !m.is_running() {
+                continue;
+            }
+            if let Ok(v) = self.cluster_view(i).await {
+                if let Some(l) = v.leader {
+                    if let Some(j) = self
+                        .machines
+                        .iter()
+                        .position(|m| m.server_id == Some(l.id) && m.is_running())
+                    {
+                        return Ok(j);
+                    }
+                }
+            }
+        }
+        Err("no running server knows a running leader".into())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.machines.len() {
+            self.kill(i);
+        }
+        if std::thread::panicking() {
+            for (i, m) in self.machines.iter().enumerate() {
+                eprintln!(
+                    "===== log of {} ({}) =====\n{}",
+                    m.name,
+                    m.ip,
+                    self.log_tail(i, 40)
+                );
+            }
+        }
+    }
+}
