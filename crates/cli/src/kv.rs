@@ -20,10 +20,11 @@ pub struct KvArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum KvCommand {
-    /// Set KEY to VALUE (optionally expiring after --ttl seconds).
+    /// Set KEY to VALUE (optionally expiring after --ttl seconds). Without
+    /// VALUE, or with `-`, the value is read from standard input.
     Set {
         key: String,
-        value: String,
+        value: Option<String>,
         /// Seconds until the key expires.
         #[arg(long)]
         ttl: Option<u64>,
@@ -95,6 +96,18 @@ fn query_value(s: &str) -> String {
         .collect()
 }
 
+/// Reads a value from standard input (at most one byte over the limit, so
+/// an oversized value is reported without reading it all).
+fn read_stdin_value() -> CliResult<String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .take(corral_core::kv::MAX_VALUE_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::Failed(anyhow::anyhow!("reading the value from stdin: {e}")))?;
+    String::from_utf8(buf).map_err(|_| CliError::usage("bad value: standard input is not UTF-8 text"))
+}
+
 pub fn run(args: KvArgs) -> CliResult {
     let client = crate::client(&args.endpoint)?;
     match args.command {
@@ -105,6 +118,10 @@ pub fn run(args: KvArgs) -> CliResult {
             json: as_json,
         } => {
             check_key(&key)?;
+            let value = match value.as_deref() {
+                None | Some("-") => read_stdin_value()?,
+                Some(v) => v.to_string(),
+            };
             validate_value(&value).map_err(|e| CliError::usage(format!("bad value: {e}")))?;
             if ttl == Some(0) {
                 return Err(CliError::usage("--ttl must be at least 1 second"));

@@ -81,7 +81,7 @@ pub enum Command {
     /// Summarise the local cluster: machines, leader, addresses.
     Status(status::StatusArgs),
     /// Run this machine's daemon (agent; plus store and master on servers).
-    Node(corral_node::NodeArgs),
+    Node(Box<corral_node::NodeArgs>),
     /// List the machines in the cluster (fleetctl list-machines).
     #[command(alias = "list-machines")]
     Machines(machines::MachinesArgs),
@@ -107,7 +107,7 @@ pub fn run() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Node(args) => corral_node::run(args).map_err(|e| CliError::Failed(e.into())),
+        Command::Node(args) => corral_node::run(*args).map_err(|e| CliError::Failed(e.into())),
         Command::Up(args) => up::run(args),
         Command::Down(args) => down::run(args),
         Command::Status(args) => status::run(args),

@@ -109,6 +109,9 @@ pub enum UpError {
         missing: String,
         logs: String,
     },
+    /// The Ctrl-C/SIGTERM handlers could not be installed.
+    #[error("cannot handle Ctrl-C/SIGTERM: {0}")]
+    Signals(String),
     /// Ctrl-C or SIGTERM arrived before the cluster was ready.
     #[error("interrupted before the cluster was ready; stopped the machines again")]
     Interrupted,
@@ -303,34 +306,31 @@ pub async fn start(
     };
     std::fs::create_dir_all(&data_dir).map_err(io(&data_dir))?;
 
-    // 1. Refuse to start over a running cluster; clear a stale record.
-    match ClusterFile::read(&data_dir) {
+    // 1. Refuse to start over a running cluster; clear a stale record
+    //    (one whose processes are all gone, or one that is not readable JSON).
+    let record = crate::cluster_file::path(&data_dir);
+    let stale = match ClusterFile::read(&data_dir) {
+        Ok(None) => false,
         Ok(Some(file)) => {
             let running = file.running();
             if !running.is_empty() {
-                let list = running
+                let running = running
                     .iter()
                     .map(|m| format!("{} pid {}", m.name, m.pid))
                     .collect::<Vec<_>>()
                     .join(", ");
-                return Err(UpError::AlreadyRunning {
-                    data_dir,
-                    running: list,
-                });
+                return Err(UpError::AlreadyRunning { data_dir, running });
             }
-            ClusterFile::remove(&data_dir).map_err(io(&crate::cluster_file::path(&data_dir)))?;
-            progress(&Progress::StaleClusterFile {
-                path: crate::cluster_file::path(&data_dir),
-            });
+            true
         }
-        Ok(None) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-            ClusterFile::remove(&data_dir).map_err(io(&crate::cluster_file::path(&data_dir)))?;
-            progress(&Progress::StaleClusterFile {
-                path: crate::cluster_file::path(&data_dir),
-            });
-        }
-        Err(e) => return Err(io(&crate::cluster_file::path(&data_dir))(e)),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => true,
+        Err(e) => return Err(io(&record)(e)),
+    };
+    if stale {
+        ClusterFile::remove(&data_dir).map_err(io(&record))?;
+        progress(&Progress::StaleClusterFile {
+            path: record.clone(),
+        });
     }
 
     // 2. Addressing: the configured IPs, or 127.0.0.1 with port offsets.
@@ -382,8 +382,7 @@ pub async fn start(
             .map(|(m, n)| ClusterMachine::new(m, n.child.id()))
             .collect(),
     };
-    file.write()
-        .map_err(io(&crate::cluster_file::path(&data_dir)))?;
+    file.write().map_err(io(&record))?;
     progress(&Progress::Started {
         processes: cluster.children.len(),
     });
@@ -800,10 +799,7 @@ struct Signals {
 
 impl Signals {
     fn new() -> Result<Signals, UpError> {
-        let err = |e: std::io::Error| UpError::Io {
-            path: PathBuf::from("(signal handlers)"),
-            reason: e.to_string(),
-        };
+        let err = |e: std::io::Error| UpError::Signals(e.to_string());
         Ok(Signals {
             int: signal(SignalKind::interrupt()).map_err(err)?,
             term: signal(SignalKind::terminate()).map_err(err)?,

@@ -2,11 +2,10 @@
 //! `up -d`, list the machines, `status`, `down`; plus the inputs `up` must
 //! refuse (a bad corral.toml, an unknown flag) with exit code 2.
 //!
-//! Each test works in a fresh temporary directory with its own addresses
-//! (127.0.0.201-203, ports 25050/28080/25051/22380) so it cannot meet another
-//! test's cluster, and a guard stops whatever it started, even on panic.
+//! Each test works in a fresh temporary directory; the cluster uses addresses
+//! and ports no other test uses (127.0.0.201-203, ports 25050/28080/25051/22380),
+//! and a guard stops whatever it started, even when the test panics.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -27,34 +26,35 @@ metadata = "zookeeper=true,mesos-master=true"
 
 const ENDPOINTS: &str = "127.0.0.201:25050,127.0.0.202:25050,127.0.0.203:25050";
 
-/// A fresh directory holding a corral.toml; on drop, runs `corral down`,
-/// kills any pid it saw that is still a node, and deletes the directory.
+/// A fresh directory holding a corral.toml. On drop it runs `corral down`,
+/// SIGKILLs any node pid it saw that is still alive, then deletes the directory.
 struct Sandbox {
-    dir: PathBuf,
+    tmp: tempfile::TempDir,
     pids: Vec<u32>,
 }
 
 impl Sandbox {
     fn new(name: &str, config: &str) -> Sandbox {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("corral-test-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("corral.toml"), config).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("corral-{name}-"))
+            .tempdir()
+            .unwrap();
+        std::fs::write(tmp.path().join("corral.toml"), config).unwrap();
         Sandbox {
-            dir,
+            tmp,
             pids: Vec::new(),
         }
+    }
+
+    fn path(&self, rel: &str) -> std::path::PathBuf {
+        self.tmp.path().join(rel)
     }
 
     /// Runs `corral ARGS` in the sandbox and waits for it.
     fn corral(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
-            .current_dir(&self.dir)
+            .current_dir(self.tmp.path())
             .env_remove("CORRAL_ENDPOINT")
             .output()
             .unwrap_or_else(|e| panic!("cannot run corral {args:?}: {e}"))
@@ -74,15 +74,15 @@ impl Sandbox {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// The machines' logs, for failure messages.
+    /// The end of every machine's log, for failure messages.
     fn logs(&self) -> String {
         let mut out = String::new();
         for m in ["m1", "m2", "m3"] {
-            let p = self.dir.join(".corral").join(m).join("node.log");
+            let p = self.path(&format!(".corral/{m}/node.log"));
             if let Ok(text) = std::fs::read_to_string(&p) {
-                let tail: Vec<&str> = text.lines().rev().take(15).collect();
+                let lines: Vec<&str> = text.lines().collect();
                 out.push_str(&format!("--- {}\n", p.display()));
-                for l in tail.into_iter().rev() {
+                for l in &lines[lines.len().saturating_sub(15)..] {
                     out.push_str(l);
                     out.push('\n');
                 }
@@ -94,15 +94,17 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        if self.dir.join(".corral").join("cluster.json").exists() {
+        if self.path(".corral/cluster.json").exists() {
             let _ = self.corral(&["down"]);
         }
         for &pid in &self.pids {
             if is_node(pid) {
-                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // `tmp` deletes the directory after this.
     }
 }
 
@@ -113,8 +115,8 @@ fn is_node(pid: u32) -> bool {
     };
     let state = stat
         .rsplit_once(')')
-        .map(|(_, rest)| rest.trim_start().chars().next());
-    if matches!(state, Some(Some('Z' | 'X'))) {
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    if matches!(state, Some('Z' | 'X')) {
         return false;
     }
     std::fs::read(format!("/proc/{pid}/cmdline"))
@@ -122,50 +124,53 @@ fn is_node(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// Every `"pid": N` in a JSON text (enough for `corral status --json`).
-fn pids_in(json: &str) -> Vec<u32> {
-    json.split("\"pid\":")
-        .skip(1)
-        .filter_map(|rest| {
-            let digits: String = rest
-                .trim_start()
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            digits.parse().ok()
-        })
+/// The pids `corral status --json` reports.
+fn pids_in(status_json: &str) -> Vec<u32> {
+    let v: serde_json::Value = serde_json::from_str(status_json)
+        .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {status_json}"));
+    v["machines"]
+        .as_array()
+        .unwrap_or_else(|| panic!("status --json has no machines: {status_json}"))
+        .iter()
+        .map(|m| m["pid"].as_u64().expect("a pid") as u32)
         .collect()
 }
 
-/// How many of this test's machines `corral machines --json` lists, whatever
-/// the exact shape: each machine's address appears in it.
-fn machine_count(json: &str) -> usize {
-    ["\"127.0.0.201\"", "\"127.0.0.202\"", "\"127.0.0.203\""]
-        .iter()
-        .filter(|ip| json.contains(*ip))
-        .count()
+/// How many machines `corral machines --json` lists (an array, or an object
+/// with a `machines` array); `None` when it is not JSON.
+fn machine_count(json: &str) -> Option<usize> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    v.as_array()
+        .or_else(|| v["machines"].as_array())
+        .map(Vec::len)
 }
 
-/// Waits for `cond` with a deadline, polling.
+/// Polls `probe` until it returns `Ok`, or panics after `within` with what
+/// was awaited and the last thing seen.
 #[track_caller]
-fn must_become(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        pause();
+fn must_become<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("timed out after {within:?} waiting for {what}; last: {last}")
+            }
+            Err(_) => pause(),
+        }
     }
 }
 
-/// The interval between two polls of a real multi-process system: processes
-/// run on the wall clock, so tokio's paused time cannot stand in here.
+/// The interval between two polls of a real multi-process system. The
+/// processes run on the wall clock, so tokio's paused time cannot stand in
+/// for it (the reason clippy.toml bans `std::thread::sleep`).
 #[allow(clippy::disallowed_methods)]
 fn pause() {
     std::thread::sleep(Duration::from_millis(100));
 }
 
+/// Stderr that must be exactly one line.
+#[track_caller]
 fn one_line(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes).trim_end().to_string();
     assert_eq!(text.lines().count(), 1, "expected one line, got:\n{text}");
@@ -183,27 +188,33 @@ fn up_detached_then_machines_status_down() {
         summary.contains("master http://127.0.0.201:25050"),
         "{summary}"
     );
-    assert!(summary.contains("(leader)"), "{summary}");
+    assert!(summary.contains("server (leader)"), "{summary}");
 
-    eprintln!("--- the cluster file lists three live node processes");
+    eprintln!("--- status --json lists three live node processes");
     let status_json = sb.must_succeed(&["status", "--json"]);
     sb.pids = pids_in(&status_json);
     assert_eq!(sb.pids.len(), 3, "{status_json}");
     assert!(
         sb.pids.iter().all(|&p| is_node(p)),
-        "pids {:?} not all nodes",
+        "pids {:?} are not all nodes",
         sb.pids
     );
 
     eprintln!("--- corral machines lists all three machines");
-    let mut last = String::new();
     must_become(
         "3 machines in `corral machines --json`",
         Duration::from_secs(30),
         || {
             let out = sb.corral(&["machines", "--json", "--endpoint", ENDPOINTS]);
-            last = String::from_utf8_lossy(&out.stdout).into_owned();
-            out.status.success() && machine_count(&last) == 3
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            match machine_count(&text) {
+                Some(3) if out.status.success() => Ok(()),
+                _ => Err(format!(
+                    "{}: {text} {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )),
+            }
         },
     );
 
@@ -219,22 +230,31 @@ fn up_detached_then_machines_status_down() {
     assert_eq!(again.status.code(), Some(2), "second up: {again:?}");
     assert!(one_line(&again.stderr).contains("still running"));
 
-    eprintln!("--- corral down stops every process");
+    eprintln!("--- corral down stops every process and keeps the data");
     let down = sb.must_succeed(&["down"]);
     assert_eq!(down.matches("stopped m").count(), 3, "{down}");
     must_become("node processes to exit", Duration::from_secs(15), || {
-        sb.pids.iter().all(|&p| !is_node(p))
+        let alive: Vec<u32> = sb.pids.iter().copied().filter(|&p| is_node(p)).collect();
+        if alive.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("still running: {alive:?}"))
+        }
     });
-    assert!(!sb.dir.join(".corral/cluster.json").exists());
-    assert!(sb.dir.join(".corral/m1").is_dir(), "down keeps the data");
+    assert!(!sb.path(".corral/cluster.json").exists());
+    assert!(sb.path(".corral/m1").is_dir(), "down keeps the data");
 
     eprintln!("--- with nothing running, status and down say so and exit 1");
     let status = sb.corral(&["status"]);
-    assert_eq!(status.status.code(), Some(1));
+    assert_eq!(status.status.code(), Some(1), "{status:?}");
     assert!(one_line(&status.stderr).contains("no cluster is running"));
     let down = sb.corral(&["down"]);
-    assert_eq!(down.status.code(), Some(1));
+    assert_eq!(down.status.code(), Some(1), "{down:?}");
     assert!(one_line(&down.stderr).contains("no cluster is running"));
+
+    eprintln!("--- down --purge deletes the machines' data");
+    sb.must_succeed(&["down", "--purge"]);
+    assert!(!sb.path(".corral/m1").exists());
 }
 
 #[test]
@@ -243,19 +263,25 @@ fn bad_config_is_one_line_naming_the_field() {
     let out = sb.corral(&["up", "-d"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let line = one_line(&out.stderr);
-    assert!(line.contains("corral.toml: ports.master:"), "{line}");
+    assert!(
+        line.starts_with("corral: corral.toml: ports.master: "),
+        "{line}"
+    );
 
-    std::fs::write(sb.dir.join("other.toml"), "servers = 4\n").unwrap();
+    std::fs::write(sb.path("other.toml"), "servers = 4\n").unwrap();
     let out = sb.corral(&["up", "-d", "--config", "other.toml"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert_eq!(
         one_line(&out.stderr),
         "corral: other.toml: servers = 4 is more than machines = 3"
     );
-    assert!(
-        !Path::new(&sb.dir.join(".corral")).exists(),
-        "nothing was started"
-    );
+
+    std::fs::write(sb.path("other.toml"), "[agents]\nheartbeat = 5\n").unwrap();
+    let out = sb.corral(&["up", "-d", "--config", "other.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(one_line(&out.stderr).contains("agents.heartbeat: unknown key"));
+
+    assert!(!sb.path(".corral").exists(), "nothing was started");
 }
 
 #[test]
@@ -270,4 +296,5 @@ fn unknown_flag_is_a_usage_error() {
         assert_eq!(out.status.code(), Some(2), "corral {args:?}: {out:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("--bogus"));
     }
+    assert!(!sb.path(".corral").exists(), "nothing was started");
 }
