@@ -1,7 +1,9 @@
 //! The replicated state and its deterministic apply.
 //!
 //! `apply` never reads a clock, an RNG or the network: the time comes in the
-//! [`Request`], the revision is the log index the store passes in.
+//! [`Request`]. Every applied request gets the next revision (like etcd's
+//! revision, it counts requests, not log entries: one log entry may carry a
+//! batch of requests).
 
 use std::collections::BTreeMap;
 
@@ -17,15 +19,17 @@ use crate::machine::{Agent, AgentStatus, MachineId};
 pub struct State {
     pub agents: BTreeMap<MachineId, Agent>,
     pub kv: BTreeMap<String, KvEntry>,
-    /// Log index of the last applied command (0 before any).
+    /// Revision of the last applied request (0 before any); each applied
+    /// request takes the next one.
     pub revision: u64,
 }
 
 impl State {
-    /// Applies the command at log `index`. Deterministic: same inputs, same
-    /// state, response and events, on every server.
-    pub fn apply(&mut self, index: u64, req: &Request) -> (Response, Vec<Event>) {
-        self.revision = index;
+    /// Applies one request as the next revision. Deterministic: same inputs,
+    /// same state, response and events, on every server.
+    pub fn apply(&mut self, req: &Request) -> (Response, Vec<Event>) {
+        self.revision += 1;
+        let rev = self.revision;
         let now = req.now_ms;
         let mut events = Vec::new();
         let response = match &req.command {
@@ -82,8 +86,8 @@ impl State {
                 let prev = self.kv.get(key).cloned();
                 let entry = KvEntry {
                     value: value.clone(),
-                    create_revision: prev.as_ref().map_or(index, |p| p.create_revision),
-                    mod_revision: index,
+                    create_revision: prev.as_ref().map_or(rev, |p| p.create_revision),
+                    mod_revision: rev,
                     expires_at_ms: ttl_ms.map(|ttl| now.saturating_add(ttl)),
                 };
                 self.kv.insert(key.clone(), entry.clone());
@@ -92,7 +96,7 @@ impl State {
                     entry,
                 });
                 Response::KvSet {
-                    revision: index,
+                    revision: rev,
                     prev,
                 }
             }
@@ -101,12 +105,12 @@ impl State {
                 if prev.is_some() {
                     events.push(Event::KvDelete {
                         key: key.clone(),
-                        revision: index,
+                        revision: rev,
                         expired: false,
                     });
                 }
                 Response::KvDeleted {
-                    revision: index,
+                    revision: rev,
                     prev,
                 }
             }
@@ -122,7 +126,7 @@ impl State {
                         self.kv.remove(key);
                         events.push(Event::KvDelete {
                             key: key.clone(),
-                            revision: index,
+                            revision: rev,
                             expired: true,
                         });
                         expired.push(key.clone());
@@ -218,46 +222,35 @@ mod tests {
         out
     }
 
-    /// Applies `setup` at indexes 1.., then `cmd` at the next index and time
-    /// `now`, and compares response, events and the resulting state.
+    /// Applies `setup` (revisions 1..), then `cmd` at time `now`, and
+    /// compares response, events and the resulting state.
     fn check(setup: &[(u64, Command)], now: u64, cmd: Command, want: &str) {
         let mut s = State::default();
-        let mut index = 0;
         for (t, c) in setup {
-            index += 1;
-            s.apply(
-                index,
-                &Request {
-                    now_ms: *t,
-                    command: c.clone(),
-                },
-            );
+            s.apply(&Request {
+                now_ms: *t,
+                command: c.clone(),
+            });
         }
-        index += 1;
         let req = Request {
             now_ms: now,
             command: cmd,
         };
-        let (resp, events) = s.apply(index, &req);
+        let (resp, events) = s.apply(&req);
         let got = format!("{resp:?} | {events:?} | {}", dump(&s));
         assert_eq!(got, want, "\n got: {got}\nwant: {want}");
-        assert_eq!(s.revision, index);
+        assert_eq!(s.revision, setup.len() as u64 + 1);
 
         // Determinism: the same log replayed gives the same state.
         let mut again = State::default();
-        let mut i = 0;
         for (t, c) in setup
             .iter()
             .chain(std::iter::once(&(now, req.command.clone())))
         {
-            i += 1;
-            again.apply(
-                i,
-                &Request {
-                    now_ms: *t,
-                    command: c.clone(),
-                },
-            );
+            again.apply(&Request {
+                now_ms: *t,
+                command: c.clone(),
+            });
         }
         assert_eq!(again, s, "replay differs");
     }
@@ -408,13 +401,10 @@ mod tests {
     fn queries() {
         let mut s = State::default();
         for (i, k) in ["/a/1", "/a/2", "/ab", "/b"].iter().enumerate() {
-            s.apply(
-                i as u64 + 1,
-                &Request {
-                    now_ms: 0,
-                    command: set(k, "v", Some(10 * i as u64)),
-                },
-            );
+            s.apply(&Request {
+                now_ms: 0,
+                command: set(k, "v", Some(10 * i as u64)),
+            });
         }
         let keys = |p| s.kv_list(p).map(|(k, _)| k.as_str()).collect::<Vec<_>>();
         assert_eq!(keys("/a/"), ["/a/1", "/a/2"]);

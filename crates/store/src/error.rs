@@ -50,7 +50,7 @@ pub enum StoreError {
 
 /// Errors of a write (and of the other leader-only calls). "Go to the leader"
 /// and "retry later" are kept apart from "fatal".
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
     /// This server is not the leader. Redirect to `leader.api_addr`, or answer
     /// 503 when no leader is known (an election is under way).

@@ -9,14 +9,16 @@
 //! - [`snapshot`]: the snapshot format and its crash-safe file.
 //! - [`network`] / [`peer_api`]: the peer RPC client and server.
 //! - [`store`]: the [`Store`] facade other crates use.
+//! - [`batcher`]: queues leader writes and proposes them as batched entries.
 //! - [`error`]: [`StoreError`] and [`WriteError`].
 //!
 //! Invariants:
 //! - The store never decides what a command does: `corral_core::State::apply`
-//!   does, with the log index and the leader's `now_ms` from the entry.
+//!   does, request by request, with the leader's `now_ms` from each request.
 //! - Every log and vote write is on disk (fsynced) before openraft is told so.
 //! - The store binds no listener and reads no clock for the state.
 
+pub mod batcher;
 pub mod config;
 pub mod error;
 pub mod log_store;

@@ -192,10 +192,11 @@ impl LogStore {
     /// openraft uses the non-blocking [`RaftLogStorage::append`].
     pub async fn append_and_wait(&self, entries: Vec<Entry>) -> Result<(), StorageError> {
         let (tx, rx) = oneshot::channel();
-        self.queue_append(entries, Done::Notify(tx))?;
-        wait(rx)
-            .await
-            .map_err(|e| StorageIOError::write_logs(AnyError::new(&e)).into())
+        let written = match self.queue_append(entries, Done::Notify(tx)) {
+            Ok(()) => wait(rx).await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|e| StorageIOError::write_logs(AnyError::new(&e)).into())
     }
 
     /// Writes everything queued, closes the database and stops the writer
@@ -220,7 +221,9 @@ impl LogStore {
         self.shared.mem.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn queue_append(&self, entries: Vec<Entry>, done: Done) -> Result<(), StorageError> {
+    /// Puts entries in memory and queues their write; fails only when the
+    /// writer has stopped.
+    fn queue_append(&self, entries: Vec<Entry>, done: Done) -> Result<(), io::Error> {
         let mut mem = self.mem();
         for e in &entries {
             mem.log.insert(e.log_id.index, e.clone());
@@ -230,7 +233,7 @@ impl LogStore {
             .writer
             .tx
             .send(Op::Append { entries, done })
-            .map_err(|_| StorageIOError::write_logs(AnyError::error(WRITER_STOPPED)).into())
+            .map_err(|_| io::Error::other(WRITER_STOPPED))
     }
 
     /// Queues `op` (built while holding the memory lock by `update`) and waits
@@ -526,6 +529,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         self.queue_append(entries.into_iter().collect(), Done::Flushed(callback))
+            .map_err(|e| StorageIOError::write_logs(AnyError::new(&e)).into())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
@@ -562,9 +566,12 @@ pub(crate) fn db_path(dir: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    /// `(want, range)`: the `[start, end)` a range maps to.
+    type BoundsCase = (Option<(u64, Option<u64>)>, (Bound<u64>, Bound<u64>));
+
     #[test]
     fn bounds() {
-        let cases: &[(Option<(u64, Option<u64>)>, (Bound<u64>, Bound<u64>))] = &[
+        let cases: &[BoundsCase] = &[
             (Some((0, None)), (Bound::Unbounded, Bound::Unbounded)),
             (Some((3, Some(5))), (Bound::Included(3), Bound::Excluded(5))),
             (Some((3, Some(6))), (Bound::Included(3), Bound::Included(5))),

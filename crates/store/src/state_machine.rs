@@ -1,7 +1,8 @@
 //! The state machine openraft applies committed entries to: `corral_core::State`
 //! in memory, plus the last applied log id and membership, and snapshots of them.
 //!
-//! Owns: applying entries in log order (`State::apply(index, &request)`),
+//! Owns: applying entries in log order (`State::apply(&request)` for each
+//! request of an entry's batch),
 //! publishing the events apply returns, building and installing snapshots.
 //! Never decides anything itself: what a command does is `corral_core`'s.
 //!
@@ -9,7 +10,7 @@
 //! - The state is only persisted through snapshots; on open it is the last
 //!   snapshot, and openraft re-applies the log up to the saved committed id.
 //! - Events go out while the write lock is held, so a receiver that sees the
-//!   event of index `i` and then reads the state sees at least index `i`.
+//!   event of revision `r` and then reads the state sees at least revision `r`.
 //! - Installing a snapshot replaces the state wholesale and publishes no
 //!   events: subscribers on a follower that installs one must re-read.
 
@@ -88,7 +89,7 @@ impl StateMachineStore {
         f(&self.applied().state)
     }
 
-    /// Events applied from now on, with the index of the entry that produced them.
+    /// Events applied from now on, with the revision of the request that produced them.
     pub fn subscribe(&self) -> broadcast::Receiver<(u64, Event)> {
         self.shared.events.subscribe()
     }
@@ -109,21 +110,21 @@ impl StateMachineStore {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Applies entries in order; returns one response per entry.
-    fn apply_entries(&self, entries: impl Iterator<Item = Entry>) -> Vec<Response> {
+    /// Applies entries in order; returns one response batch per entry.
+    fn apply_entries(&self, entries: impl Iterator<Item = Entry>) -> Vec<Vec<Response>> {
         let mut applied = self.applied_mut();
         let mut responses = Vec::new();
         for entry in entries {
-            let index = entry.log_id.index;
             applied.last_applied = Some(entry.log_id);
             let response = match entry.payload {
-                EntryPayload::Blank => Response::Done,
-                EntryPayload::Normal(request) => {
-                    apply_request(&mut applied.state, index, &request, &self.shared.events)
-                }
+                EntryPayload::Blank => Vec::new(),
+                EntryPayload::Normal(requests) => requests
+                    .iter()
+                    .map(|r| apply_request(&mut applied.state, r, &self.shared.events))
+                    .collect(),
                 EntryPayload::Membership(m) => {
                     applied.membership = StoredMembership::new(Some(entry.log_id), m);
-                    Response::Done
+                    Vec::new()
                 }
             };
             responses.push(response);
@@ -134,14 +135,14 @@ impl StateMachineStore {
 
 fn apply_request(
     state: &mut State,
-    index: u64,
     request: &Request,
     events: &broadcast::Sender<(u64, Event)>,
 ) -> Response {
-    let (response, evs) = state.apply(index, request);
+    let (response, evs) = state.apply(request);
+    let revision = state.revision;
     for ev in evs {
         // An error only means nobody is subscribed.
-        let _ = events.send((index, ev));
+        let _ = events.send((revision, ev));
     }
     response
 }
@@ -204,7 +205,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok((applied.last_applied, applied.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Response>>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,

@@ -17,8 +17,9 @@ use openraft::error::{
     CheckIsLeaderError, ClientWriteError, ForwardToLeader, InitializeError, RaftError,
 };
 use openraft::{ChangeMembers, RaftMetrics, ServerState};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use crate::batcher;
 use crate::config::StoreConfig;
 use crate::error::{StoreError, WriteError};
 use crate::log_store::{db_path, LogStore};
@@ -37,8 +38,10 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     id: u64,
+    /// Queue of writes for the batcher (see [`crate::batcher`]).
+    writes: mpsc::UnboundedSender<batcher::Pending>,
     raft: Raft,
     log: LogStore,
     sm: StateMachineStore,
@@ -68,15 +71,17 @@ impl Store {
         })?;
         tracing::info!(id = cfg.id, dir = %cfg.dir.display(), "store opened");
         let call_timeout = Duration::from_millis(cfg.election_max_ms.saturating_mul(10).max(5_000));
-        Ok(Store {
-            inner: Arc::new(Inner {
-                id: cfg.id,
-                raft,
-                log,
-                sm,
-                call_timeout,
-            }),
-        })
+        let (writes, queue) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            id: cfg.id,
+            writes,
+            raft,
+            log,
+            sm,
+            call_timeout,
+        });
+        tokio::spawn(batcher::run(Arc::downgrade(&inner), queue));
+        Ok(Store { inner })
     }
 
     /// This server's Raft node id.
@@ -144,12 +149,40 @@ impl Store {
 
     /// Leader only: proposes `command` and waits until it is committed and
     /// applied here. `now_ms` is the caller's (the leader's) wall clock.
+    ///
+    /// Writes queue up and go to the log in batches (see [`crate::batcher`]).
     pub async fn write(&self, command: Command, now_ms: u64) -> Result<Response, WriteError> {
+        let (reply, answer) = oneshot::channel();
         let request = Request { now_ms, command };
+        self.inner
+            .writes
+            .send(batcher::Pending { request, reply })
+            .map_err(|_| WriteError::Fatal("the store is shut down".into()))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(WriteError::Fatal("the store is shut down".into())))
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Store {
+        Store { inner }
+    }
+
+    /// Proposes one log entry holding `requests`; answers one response each.
+    pub(crate) async fn write_batch(
+        &self,
+        requests: Vec<Request>,
+    ) -> Result<Vec<Response>, WriteError> {
+        let n = requests.len();
         let written = self
-            .limit("the write", self.inner.raft.client_write(request))
+            .limit("the write", self.inner.raft.client_write(requests))
             .await?
             .map_err(|e| self.client_write_error(e))?;
+        if written.data.len() != n {
+            return Err(WriteError::Fatal(format!(
+                "a batch of {n} requests applied as {} responses",
+                written.data.len()
+            )));
+        }
         Ok(written.data)
     }
 
@@ -177,7 +210,7 @@ impl Store {
         self.inner.sm.read(f)
     }
 
-    /// Every event applied from now on, with the log index that produced it,
+    /// Every event applied from now on, with the revision that produced it,
     /// in log order. A receiver that falls 4096 events behind gets `Lagged`.
     /// A snapshot installed from the leader replaces the state without events.
     pub fn subscribe(&self) -> broadcast::Receiver<(u64, Event)> {

@@ -22,11 +22,13 @@ pub struct ServerNode {
 }
 
 openraft::declare_raft_types!(
-    /// corral's Raft types: the log carries [`corral_core::Request`]s and
-    /// applying one answers a [`corral_core::Response`].
+    /// corral's Raft types: a log entry carries a batch of
+    /// [`corral_core::Request`]s (the proposals that queued up while the
+    /// previous entry was being written) and applying it answers one
+    /// [`corral_core::Response`] per request, in order.
     pub TypeConfig:
-        D = corral_core::Request,
-        R = corral_core::Response,
+        D = Vec<corral_core::Request>,
+        R = Vec<corral_core::Response>,
         NodeId = u64,
         Node = ServerNode,
         Entry = openraft::Entry<TypeConfig>,

@@ -13,7 +13,7 @@ use corral_store::WriteError;
 const ELECTION: Duration = Duration::from_secs(10);
 const CONVERGE: Duration = Duration::from_secs(10);
 
-fn node<'a>(nodes: &'a [Node], id: u64) -> &'a Node {
+fn node(nodes: &[Node], id: u64) -> &Node {
     nodes
         .iter()
         .find(|n| n.id == id)
@@ -194,4 +194,43 @@ async fn three_nodes_elect_write_fail_over_and_grow() {
     for n in nodes {
         n.stop().await;
     }
+}
+
+/// Concurrent writes share log entries (proposal batching), and each still
+/// gets its own revision and response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_are_batched_into_few_entries() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let n = start(config(1, tmp.path().join("solo"))).await;
+    n.store
+        .initialize(members(&[&n]))
+        .await
+        .expect("initialize");
+    must_agree_on_leader(&[&n], ELECTION).await;
+    let before = n.store.metrics().borrow().last_log_index.unwrap_or(0);
+
+    eprintln!("--- 500 writes at once");
+    let writes: Vec<_> = (0..500)
+        .map(|i| {
+            let store = n.store.clone();
+            tokio::spawn(async move { store.write(set(&format!("/b/{i}"), "v"), 1_000).await })
+        })
+        .collect();
+    let mut revisions = Vec::new();
+    for w in writes {
+        match w.await.expect("task") {
+            Ok(Response::KvSet { revision, .. }) => revisions.push(revision),
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    revisions.sort_unstable();
+    revisions.dedup();
+    assert_eq!(revisions.len(), 500, "every write has its own revision");
+    assert_eq!(n.store.read(|s| s.kv.len()), 500);
+    let entries = n.store.metrics().borrow().last_log_index.unwrap_or(0) - before;
+    eprintln!("500 writes took {entries} log entries");
+    assert!(
+        entries < 250,
+        "writes were batched: {entries} entries for 500 writes"
+    );
 }

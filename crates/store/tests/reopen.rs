@@ -13,14 +13,14 @@ use corral_store::{LogStore, StateMachineStore, TypeConfig};
 fn set(term: u64, index: u64, key: &str) -> Entry<TypeConfig> {
     Entry {
         log_id: log_id(term, 1, index),
-        payload: EntryPayload::Normal(Request {
+        payload: EntryPayload::Normal(vec![Request {
             now_ms: 1000 + index,
             command: Command::KvSet {
                 key: key.into(),
                 value: format!("v{index}"),
                 ttl_ms: None,
             },
-        }),
+        }]),
     }
 }
 
@@ -105,13 +105,14 @@ async fn snapshot_survives_reopen() {
             ])
             .await
             .expect("apply");
-        assert_eq!(responses[0], Response::Done);
+        assert_eq!(responses[0], vec![], "a membership entry answers nothing");
+        // Revisions count requests, not log entries.
         assert_eq!(
             responses[2],
-            Response::KvSet {
-                revision: 3,
+            vec![Response::KvSet {
+                revision: 2,
                 prev: None
-            }
+            }]
         );
         let snap = sm
             .get_snapshot_builder()
@@ -136,7 +137,7 @@ async fn snapshot_survives_reopen() {
             .map(|(k, e)| format!("{k}={}@{}", e.value, e.mod_revision))
             .collect::<Vec<_>>()
     });
-    assert_eq!(keys, ["/a=v2@2", "/b=v3@3"]);
+    assert_eq!(keys, ["/a=v2@1", "/b=v3@2"]);
     let current = sm
         .get_current_snapshot()
         .await
@@ -158,4 +159,33 @@ async fn corrupt_log_is_reported_with_its_path() {
         err.contains(&path.display().to_string()),
         "error does not name the file: {err}"
     );
+}
+
+#[tokio::test]
+async fn a_dir_is_open_once_until_shutdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = || corral_store::StoreConfig {
+        id: 1,
+        dir: dir.path().join("store"),
+        ..Default::default()
+    };
+
+    eprintln!("--- a second open of a dir in use fails, naming the database file");
+    let first = corral_store::Store::open(cfg()).await.expect("first open");
+    assert!(first.is_fresh().await);
+    let err = match corral_store::Store::open(cfg()).await {
+        Ok(_) => panic!("opened a dir that is in use"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("raft.redb"),
+        "error does not name the file: {err}"
+    );
+
+    eprintln!("--- after shutdown the dir opens again");
+    first.shutdown().await;
+    let again = corral_store::Store::open(cfg())
+        .await
+        .expect("open after shutdown");
+    again.shutdown().await;
 }
