@@ -47,7 +47,12 @@ pub struct Stats {
 
 impl Stats {
     /// Stats from raw samples. Pure.
-    pub fn from_samples(mut latencies: Vec<Duration>, errors: u64, first_error: Option<String>, secs: f64) -> Stats {
+    pub fn from_samples(
+        mut latencies: Vec<Duration>,
+        errors: u64,
+        first_error: Option<String>,
+        secs: f64,
+    ) -> Stats {
         latencies.sort_unstable();
         let ops = latencies.len() as u64;
         let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
@@ -103,7 +108,8 @@ where
                     }
                     Err(_) => {
                         errors += 1;
-                        first_error.get_or_insert_with(|| format!("op timed out after {OP_TIMEOUT:?}"));
+                        first_error
+                            .get_or_insert_with(|| format!("op timed out after {OP_TIMEOUT:?}"));
                     }
                 }
                 seq += 1;
@@ -125,21 +131,65 @@ where
             }
         }
     }
-    Stats::from_samples(latencies, errors, first_error, start.elapsed().as_secs_f64())
+    Stats::from_samples(
+        latencies,
+        errors,
+        first_error,
+        start.elapsed().as_secs_f64(),
+    )
 }
 
 /// A new probe starts this often while none has succeeded.
 pub const PROBE_EVERY: Duration = Duration::from_millis(10);
 /// One probe attempt is abandoned after this long.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
-/// At most this many probe attempts are outstanding at once.
-pub const PROBES_IN_FLIGHT: usize = 64;
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// At most this many probe attempts are outstanding at once. Writes sent
+/// to a survivor before it notices the leader is gone can hang until their
+/// timeout (etcd's do), so this must cover PROBE_TIMEOUT / PROBE_EVERY, or
+/// the cap, not the system, would set the failover time.
+pub const PROBES_IN_FLIGHT: usize = 512;
+
+/// The first successful probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ack {
+    /// From the start of the clock to the first success.
+    pub after: Duration,
+    /// Attempts started until then.
+    pub attempts: u64,
+    /// The first and the last failure seen before it (what the system
+    /// answered while it had no leader), if any.
+    pub first_error: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl Ack {
+    /// `623 ms (62 attempts; first failure: …; last: …)`.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{:.0} ms ({} attempts",
+            self.after.as_secs_f64() * 1e3,
+            self.attempts
+        );
+        if let Some(e) = &self.first_error {
+            s.push_str(&format!("; first failure: {e}"));
+        }
+        if let Some(e) = self
+            .last_error
+            .as_ref()
+            .filter(|e| Some(*e) != self.first_error.as_ref())
+        {
+            s.push_str(&format!("; last: {e}"));
+        }
+        s.push(')');
+        s
+    }
+}
 
 /// Starts `attempt(n)` every [`PROBE_EVERY`] (n = 0, 1, …) without waiting
-/// for earlier attempts, and returns the time from `since` to the moment
-/// the first attempt succeeded. Fails with the last error seen if none has
+/// for earlier attempts, and returns when the first attempt succeeded,
+/// counted from `since`. Fails with the last error seen if none has
 /// succeeded by `since + within`.
-pub async fn first_ack<F, Fut>(since: Instant, within: Duration, mut attempt: F) -> Result<Duration>
+pub async fn first_ack<F, Fut>(since: Instant, within: Duration, mut attempt: F) -> Result<Ack>
 where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Result<()>> + Send + 'static,
@@ -149,7 +199,7 @@ where
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut in_flight = JoinSet::new();
     let mut n = 0u64;
-    let mut last_error = String::from("no attempt finished");
+    let (mut first_error, mut last_error) = (None::<String>, None::<String>);
     loop {
         tokio::select! {
             _ = tick.tick(), if in_flight.len() < PROBES_IN_FLIGHT => {
@@ -163,13 +213,21 @@ where
                     }
                 });
             }
-            Some(joined) = in_flight.join_next() => match joined {
-                Ok(Ok(at)) => return Ok(at.saturating_duration_since(since)),
-                Ok(Err(e)) => last_error = e,
-                Err(e) => last_error = format!("probe task failed: {e}"),
-            },
+            Some(joined) = in_flight.join_next() => {
+                let e = match joined {
+                    Ok(Ok(at)) => {
+                        let after = at.saturating_duration_since(since);
+                        return Ok(Ack { after, attempts: n, first_error, last_error });
+                    }
+                    Ok(Err(e)) => e,
+                    Err(e) => format!("probe task failed: {e}"),
+                };
+                first_error.get_or_insert_with(|| e.clone());
+                last_error = Some(e);
+            }
             _ = tokio::time::sleep_until(deadline) => {
-                bail!("no write acknowledged within {within:?} ({n} attempts); last error: {last_error}")
+                let last = last_error.as_deref().unwrap_or("no attempt finished");
+                bail!("no write acknowledged within {within:?} ({n} attempts); last error: {last}")
             }
         }
     }
@@ -221,7 +279,12 @@ mod tests {
 
     #[test]
     fn stats_from_samples() {
-        let s = Stats::from_samples(vec![ms(3), ms(1), ms(2), ms(4)], 1, Some("boom".into()), 2.0);
+        let s = Stats::from_samples(
+            vec![ms(3), ms(1), ms(2), ms(4)],
+            1,
+            Some("boom".into()),
+            2.0,
+        );
         assert_eq!(s.ops, 4);
         assert_eq!(s.ops_per_sec, 2.0);
         assert_eq!(s.p50_ms, 2.0);
@@ -263,7 +326,7 @@ mod tests {
     async fn first_ack_times_the_first_success() {
         let since = Instant::now();
         // Attempts fail until 250 ms have passed; each takes 20 ms.
-        let took = first_ack(since, Duration::from_secs(5), |_| async move {
+        let ack = first_ack(since, Duration::from_secs(5), |_| async move {
             tokio::time::sleep(ms(20)).await;
             if since.elapsed() >= ms(250) {
                 Ok(())
@@ -273,12 +336,26 @@ mod tests {
         })
         .await
         .unwrap();
-        assert!(took >= ms(250) && took <= ms(270), "{took:?}");
+        assert!(ack.after >= ms(250) && ack.after <= ms(270), "{ack:?}");
+        // One attempt starts every 10 ms until the first success lands.
+        assert!((24..=28).contains(&ack.attempts), "{ack:?}");
+        assert_eq!(ack.first_error.as_deref(), Some("not yet"));
+        assert!(
+            ack.describe().starts_with(&format!(
+                "{} ms ({} attempts; first failure: not yet)",
+                ack.after.as_millis(),
+                ack.attempts
+            )),
+            "{}",
+            ack.describe()
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn first_ack_gives_up_at_its_deadline() {
-        let err = first_ack(Instant::now(), ms(200), |_| async { anyhow::bail!("down") }).await.unwrap_err();
+        let err = first_ack(Instant::now(), ms(200), |_| async { anyhow::bail!("down") })
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("last error: down"), "{err}");
     }
 }

@@ -10,12 +10,15 @@ use anyhow::{Context, Result};
 /// The first executable called `name` on `PATH`.
 pub fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| is_executable(p))
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
 }
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Starts `cmd` with stdin closed and stdout/stderr appended to `log`.
@@ -25,8 +28,11 @@ pub fn spawn_logged(mut cmd: Command, log: &Path) -> Result<Child> {
         .append(true)
         .open(log)
         .with_context(|| format!("open log {}", log.display()))?;
-    cmd.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
-    cmd.spawn().with_context(|| format!("start {:?}", cmd.get_program()))
+    cmd.stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file);
+    cmd.spawn()
+        .with_context(|| format!("start {:?}", cmd.get_program()))
 }
 
 /// SIGKILLs and reaps `child`, if there is one.

@@ -25,9 +25,37 @@ const BIN: &str = env!("CARGO_BIN_EXE_corral");
 
 fn main() {
     let plan = Plan::from_env();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    let reports = rt.block_on(run(plan));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let reports = rt.block_on(async {
+        tokio::select! {
+            reports = run(plan) => Some(reports),
+            why = stop_signal() => {
+                println!("# {why}: stopping; every process the bench started is killed");
+                None
+            }
+        }
+    });
+    // Dropping the runtime drops every task still running, and with them
+    // the clusters, whose Drop SIGKILLs the processes they started.
+    drop(rt);
+    let Some(reports) = reports else {
+        std::process::exit(130)
+    };
     println!("\n{}", report::render(&reports));
+    println!("# at the end: {}", report::load_average());
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = term.recv() => "terminated",
+    }
 }
 
 async fn run(plan: Plan) -> Vec<SystemReport> {
@@ -39,7 +67,11 @@ async fn run(plan: Plan) -> Vec<SystemReport> {
         plan.level_time,
         plan.failovers,
         plan.bring_ups,
-        if plan.failovers < Plan::full().failovers { " (BENCH_QUICK)" } else { "" }
+        if plan.failovers < Plan::full().failovers {
+            " (BENCH_QUICK)"
+        } else {
+            ""
+        }
     );
     vec![
         section("corral", {
@@ -70,7 +102,9 @@ where
     let note = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e),
-        Err(e) if e.is_panic() => Some("ABORTED: panicked (message and cluster logs above)".to_string()),
+        Err(e) if e.is_panic() => {
+            Some("ABORTED: panicked (message and cluster logs above)".to_string())
+        }
         Err(e) => Some(format!("ABORTED: {e}")),
     };
     if let Some(n) = &note {
@@ -85,12 +119,23 @@ async fn corral(plan: Plan, rep: Arc<Mutex<SystemReport>>) -> Result<(), String>
     for k in 1..=plan.bring_ups {
         // The previous cluster is SIGKILLed before the next one starts.
         drop(cluster.take());
-        let (c, took) = Corral::bring_up(Path::new(BIN)).await.map_err(|e| format!("bring-up: {e:#}"))?;
-        println!("corral: bring-up {k}/{}: {:.0} ms", plan.bring_ups, took.as_secs_f64() * 1e3);
-        rep.lock().unwrap_or_else(|p| p.into_inner()).bring_up.push(took);
+        let (c, took) = Corral::bring_up(Path::new(BIN))
+            .await
+            .map_err(|e| format!("bring-up: {e:#}"))?;
+        println!(
+            "corral: bring-up {k}/{}: {:.0} ms",
+            plan.bring_ups,
+            took.as_secs_f64() * 1e3
+        );
+        rep.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .bring_up
+            .push(took);
         cluster = Some(c);
     }
-    let Some(mut c) = cluster else { return Err("no bring-up planned".into()) };
+    let Some(mut c) = cluster else {
+        return Err("no bring-up planned".into());
+    };
     suite::measure(&mut c, &plan, &rep).await;
     Ok(())
 }
@@ -99,7 +144,9 @@ async fn etcd(plan: Plan, rep: Arc<Mutex<SystemReport>>) -> Result<(), String> {
     let Some(bin) = etcd::find() else {
         return Err("SKIPPED: `etcd` is not on PATH (Debian package etcd-server; scripts/bench installs it)".into());
     };
-    let mut e = etcd::Etcd::start(&bin).await.map_err(|e| format!("start: {e:#}"))?;
+    let mut e = etcd::Etcd::start(&bin)
+        .await
+        .map_err(|e| format!("start: {e:#}"))?;
     suite::measure(&mut e, &plan, &rep).await;
     Ok(())
 }
@@ -108,7 +155,9 @@ async fn zookeeper(plan: Plan, rep: Arc<Mutex<SystemReport>>) -> Result<(), Stri
     let install = zk::find().map_err(|why| {
         format!("SKIPPED: {why} (Debian packages zookeeper and a JRE; scripts/bench installs them)")
     })?;
-    let mut z = zk::ZooKeeper::start(install).await.map_err(|e| format!("start: {e:#}"))?;
+    let mut z = zk::ZooKeeper::start(install)
+        .await
+        .map_err(|e| format!("start: {e:#}"))?;
     suite::measure(&mut z, &plan, &rep).await;
     Ok(())
 }
