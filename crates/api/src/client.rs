@@ -45,6 +45,8 @@ impl ClientError {
 pub struct Client {
     endpoints: Vec<String>,
     http: reqwest::Client,
+    /// How long to keep retrying while no leader is known or no server answers.
+    retry_for: Duration,
 }
 
 impl Client {
@@ -72,7 +74,20 @@ impl Client {
                 }
             })
             .collect();
-        Client { endpoints, http }
+        Client {
+            endpoints,
+            http,
+            retry_for: Duration::ZERO,
+        }
+    }
+
+    /// Keeps retrying for up to `d` while the cluster has no leader (an
+    /// election) or no server answers (one restarting), instead of failing
+    /// at once. Interactive commands and tests want this; the agent's own
+    /// loops do not.
+    pub fn retrying(mut self, d: Duration) -> Client {
+        self.retry_for = d;
+        self
     }
 
     pub fn endpoints(&self) -> &[String] {
@@ -113,7 +128,27 @@ impl Client {
 
     /// Sends the request to the first server that answers and returns the
     /// successful response (2xx); error statuses become [`ClientError`].
+    /// Retryable failures are retried for the client's `retry_for`.
     pub async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let deadline = tokio::time::Instant::now() + self.retry_for;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match self.send_once(method.clone(), path, body).await {
+                Err(e) if e.is_retryable() && tokio::time::Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once<B: Serialize>(
         &self,
         method: Method,
         path: &str,

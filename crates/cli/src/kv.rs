@@ -105,7 +105,8 @@ fn read_stdin_value() -> CliResult<String> {
         .take(corral_core::kv::MAX_VALUE_BYTES as u64 + 1)
         .read_to_end(&mut buf)
         .map_err(|e| CliError::Failed(anyhow::anyhow!("reading the value from stdin: {e}")))?;
-    String::from_utf8(buf).map_err(|_| CliError::usage("bad value: standard input is not UTF-8 text"))
+    String::from_utf8(buf)
+        .map_err(|_| CliError::usage("bad value: standard input is not UTF-8 text"))
 }
 
 pub fn run(args: KvArgs) -> CliResult {

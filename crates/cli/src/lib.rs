@@ -145,9 +145,9 @@ pub fn client(e: &Endpoint) -> CliResult<corral_api::Client> {
             "--endpoint is empty; give HOST:PORT of a server",
         ));
     }
-    Ok(corral_api::Client::new(cluster_file::resolve_endpoints(
-        e.endpoint.as_deref(),
-    )))
+    let endpoints = cluster_file::resolve_endpoints(e.endpoint.as_deref());
+    // Ride out an election or a restarting server rather than fail at once.
+    Ok(corral_api::Client::new(endpoints).retrying(std::time::Duration::from_secs(3)))
 }
 
 /// Runs a future on a small runtime (client commands are one-shot).

@@ -11,7 +11,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const T: Duration = Duration::from_secs(20);
 
 fn corral(endpoint: &str, args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env("CORRAL_ENDPOINT", endpoint).output().expect("run corral")
+    Command::new(BIN)
+        .args(args)
+        .env("CORRAL_ENDPOINT", endpoint)
+        .output()
+        .expect("run corral")
 }
 
 fn stdout(o: &Output) -> String {
@@ -29,7 +33,11 @@ async fn machines_and_kv_commands() {
     c.must_all_agents_registered(T).await;
     // A follower first: the CLI must follow the redirect to the leader.
     let follower = (0..3).find(|i| *i != leader).unwrap();
-    let ep = format!("{},{}", c.machines[follower].api_addr(), c.machines[leader].api_addr());
+    let ep = format!(
+        "{},{}",
+        c.machines[follower].api_addr(),
+        c.machines[leader].api_addr()
+    );
 
     phase("corral machines prints fleetctl's columns");
     let o = corral(&ep, &["machines"]);
@@ -46,10 +54,24 @@ async fn machines_and_kv_commands() {
         assert!(cells[0].ends_with("..."));
         assert!(cells[2].contains("role=server"), "{r}");
     }
-    assert_eq!(rows.iter().filter(|r| r.contains("leader")).count(), 1, "{out}");
+    assert_eq!(
+        rows.iter().filter(|r| r.contains("leader")).count(),
+        1,
+        "{out}"
+    );
     let o = corral(&ep, &["list-machines", "--full"]);
     assert!(o.status.success());
-    assert!(stdout(&o).lines().nth(1).unwrap().split_whitespace().next().unwrap().len() == 32);
+    assert!(
+        stdout(&o)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .len()
+            == 32
+    );
     let o = corral(&ep, &["machines", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("--json is JSON");
     assert_eq!(v.as_array().unwrap().len(), 3);
@@ -65,7 +87,11 @@ async fn machines_and_kv_commands() {
     let o = corral(&ep, &["kv", "rm", "/svc/web/1"]);
     assert!(o.status.success());
     let o = corral(&ep, &["kv", "get", "/svc/web/1"]);
-    assert_eq!(o.status.code(), Some(1), "missing key is a failure, not bad input");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "missing key is a failure, not bad input"
+    );
     assert!(stderr(&o).contains("not found"));
 
     phase("kv watch prints changes as they happen");
@@ -80,7 +106,10 @@ async fn machines_and_kv_commands() {
     let deadline = std::time::Instant::now() + T;
     let mut n = 0;
     while watcher.try_wait().unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "watch never printed two events");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "watch never printed two events"
+        );
         n += 1;
         corral(&ep, &["kv", "set", &format!("/w/{n}"), "v"]);
     }
@@ -122,7 +151,11 @@ async fn machines_and_kv_commands() {
     assert!(err.contains("limit"), "{err}");
     let o = corral(&ep, &["kv", "ls", "/", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["nodes"].as_array().unwrap().iter().all(|n| n["key"] != "/big" && n["key"] != "/k"));
+    assert!(v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["key"] != "/big" && n["key"] != "/k"));
 
     phase("no server reachable: exit 1 with a hint");
     let o = corral("127.0.0.1:1", &["machines"]);

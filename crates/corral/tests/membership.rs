@@ -14,7 +14,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const T: Duration = Duration::from_secs(30);
 
 async fn must_put(c: &Cluster, key: &str, value: &str) {
-    let body = KvPutBody { value: value.into(), ttl: None };
+    let body = KvPutBody {
+        value: value.into(),
+        ttl: None,
+    };
     let _: KvWriteResult = c
         .client()
         .call(Method::PUT, &format!("/v1/kv{key}"), Some(&body))
@@ -24,18 +27,39 @@ async fn must_put(c: &Cluster, key: &str, value: &str) {
 
 async fn must_hold(c: &Cluster, i: usize, want: &BTreeMap<String, String>) {
     let name = c.machines[i].name.clone();
-    wait_for(&format!("{name} to hold {} keys", want.len()), T, || async {
-        let r = c.http.get(c.api_url(i, "/v1/kv?prefix=/&stale=true")).send().await.map_err(|e| e.to_string())?;
-        let l: KvList = r.json().await.map_err(|e| e.to_string())?;
-        let got: BTreeMap<String, String> = l.nodes.into_iter().map(|n| (n.key, n.value)).collect();
-        if &got == want { Ok(()) } else { Err(format!("has {} keys", got.len())) }
-    })
+    wait_for(
+        &format!("{name} to hold {} keys", want.len()),
+        T,
+        || async {
+            let r = c
+                .http
+                .get(c.api_url(i, "/v1/kv?prefix=/&stale=true"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let l: KvList = r.json().await.map_err(|e| e.to_string())?;
+            let got: BTreeMap<String, String> =
+                l.nodes.into_iter().map(|n| (n.key, n.value)).collect();
+            if &got == want {
+                Ok(())
+            } else {
+                Err(format!("has {} keys", got.len()))
+            }
+        },
+    )
     .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_server_cluster_restarts_with_its_state() {
-    let mut c = Cluster::start(Path::new(BIN), ClusterSpec { machines: 1, servers: 1, ..Default::default() });
+    let mut c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            machines: 1,
+            servers: 1,
+            ..Default::default()
+        },
+    );
     c.must_leader(T).await;
     c.must_all_agents_registered(T).await;
     let mut want = BTreeMap::new();
@@ -59,7 +83,14 @@ async fn one_server_cluster_restarts_with_its_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_servers_lose_two_and_a_fresh_one_joins() {
-    let mut c = Cluster::start(Path::new(BIN), ClusterSpec { machines: 5, servers: 5, ..Default::default() });
+    let mut c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            machines: 5,
+            servers: 5,
+            ..Default::default()
+        },
+    );
     let leader = c.must_leader(T).await;
     c.must_all_agents_registered(T).await;
     let mut want = BTreeMap::new();
@@ -92,5 +123,8 @@ async fn five_servers_lose_two_and_a_fresh_one_joins() {
     must_hold(&c, new, &want).await;
     let view = c.must_all_agents_registered(T).await;
     assert_eq!(view.servers.len(), 6);
-    assert!(view.machines.iter().any(|m| m.hostname == "m6" && m.server_id == Some(6)));
+    assert!(view
+        .machines
+        .iter()
+        .any(|m| m.hostname == "m6" && m.server_id == Some(6)));
 }

@@ -64,10 +64,13 @@ pub struct NodeArgs {
     /// Missed heartbeats before the leader marks an agent unreachable.
     #[arg(long, default_value_t = 5)]
     pub max_missed_heartbeats: u32,
-    /// Raft heartbeat interval in ms.
-    #[arg(long, default_value_t = 50)]
+    /// Raft heartbeat interval in ms (also the time limit of one replication RPC).
+    #[arg(long, default_value_t = 40)]
     pub raft_heartbeat_ms: u64,
-    /// Raft election timeout range in ms, `MIN-MAX`.
-    #[arg(long, default_value = "150-300")]
+    /// Raft election timeout range in ms, `MIN-MAX`. A follower starts an
+    /// election after MAX (the leader's lease) plus its own timeout in the
+    /// range without hearing from the leader, so failover takes about
+    /// MAX + MIN..MAX.
+    #[arg(long, default_value = "90-140")]
     pub election_timeout_ms: String,
 }

@@ -20,7 +20,7 @@ use crate::error::WriteError;
 use crate::store::{Inner, Store};
 
 /// Most requests in one log entry.
-pub const MAX_BATCH: usize = 2048;
+pub const MAX_BATCH: usize = 256;
 /// Batches being committed at once (the next one fills meanwhile).
 pub const MAX_IN_FLIGHT: usize = 2;
 

@@ -10,8 +10,10 @@ use openraft::{Config, ConfigError, SnapshotPolicy};
 
 use crate::error::StoreError;
 
-/// How many entries one AppendEntries RPC carries at most.
-const MAX_PAYLOAD_ENTRIES: u64 = 1000;
+/// How many entries one AppendEntries RPC carries at most. An entry is a
+/// batch of up to `batcher::MAX_BATCH` requests, and the RPC must finish
+/// within the heartbeat interval, so this stays small.
+const MAX_PAYLOAD_ENTRIES: u64 = 16;
 /// Logs kept after a snapshot, so a briefly lagging follower catches up from
 /// the log rather than by a full snapshot.
 const LOGS_KEPT_AFTER_SNAPSHOT: u64 = 1000;
@@ -42,10 +44,10 @@ impl Default for StoreConfig {
         StoreConfig {
             id: 0,
             dir: PathBuf::from("."),
-            heartbeat_ms: 50,
-            election_min_ms: 150,
-            election_max_ms: 300,
-            snapshot_every: 10_000,
+            heartbeat_ms: 40,
+            election_min_ms: 90,
+            election_max_ms: 140,
+            snapshot_every: 5_000,
         }
     }
 }
@@ -140,7 +142,7 @@ mod tests {
                 heartbeat_ms: 200,
                 ..Default::default()
             },
-            "invalid store config: election_min_ms: must be > heartbeat_ms (150 <= 200)",
+            "invalid store config: election_min_ms: must be > heartbeat_ms (90 <= 200)",
         );
         check(
             StoreConfig {

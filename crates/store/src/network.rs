@@ -15,7 +15,7 @@ use std::time::Duration;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -31,6 +31,12 @@ use crate::types::{ServerNode, TypeConfig};
 pub(crate) const APPEND_PATH: &str = "/raft/append";
 pub(crate) const VOTE_PATH: &str = "/raft/vote";
 pub(crate) const SNAPSHOT_PATH: &str = "/raft/snapshot";
+
+/// How soon replication retries a peer that refused the connection.
+/// openraft's default is 500 ms; a restarted server would then hear nothing
+/// from the leader past its election timeout, start an election with a stale
+/// log and depose the healthy leader. Refusals on a LAN are cheap to retry.
+pub const UNREACHABLE_RETRY: Duration = Duration::from_millis(30);
 
 /// Makes a [`PeerClient`] per target; all share one connection pool.
 #[derive(Clone)]
@@ -189,5 +195,9 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     ) -> RpcResult<VoteResponse<u64>, openraft::error::Infallible> {
         self.call(VOTE_PATH, RPCTypes::Vote, &rpc, option.hard_ttl())
             .await
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff::new(std::iter::repeat(UNREACHABLE_RETRY))
     }
 }
