@@ -6,7 +6,8 @@
 //! SIGKILL-the-leader failover ×20), then etcd, then ZooKeeper (idle RSS,
 //! writes, failover); a peer that is not installed is skipped with a line
 //! saying so. `BENCH_QUICK=1` makes it a smoke run (1 s per level, 3
-//! failovers). `scripts/bench` installs the peers and keeps the output.
+//! failovers). `BENCH_ONLY=corral` (comma-separated names) runs only those
+//! systems. `scripts/bench` installs the peers and keeps the output.
 //!
 //! Each system runs in a task of its own, one after another, so a crash in
 //! one (the test kit's `must_*` helpers panic on timeout) still leaves the
@@ -73,19 +74,24 @@ async fn run(plan: Plan) -> Vec<SystemReport> {
             ""
         }
     );
-    vec![
-        section("corral", {
-            let plan = plan.clone();
-            move |rep| corral(plan, rep)
-        })
-        .await,
-        section("etcd", {
-            let plan = plan.clone();
-            move |rep| etcd(plan, rep)
-        })
-        .await,
-        section("zookeeper", move |rep| zookeeper(plan, rep)).await,
-    ]
+    let mut reports = Vec::new();
+    if wanted("corral") {
+        let plan = plan.clone();
+        reports.push(section("corral", move |rep| corral(plan, rep)).await);
+    }
+    if wanted("etcd") {
+        let plan = plan.clone();
+        reports.push(section("etcd", move |rep| etcd(plan, rep)).await);
+    }
+    if wanted("zookeeper") {
+        reports.push(section("zookeeper", move |rep| zookeeper(plan, rep)).await);
+    }
+    reports
+}
+
+/// True unless `BENCH_ONLY` names other systems.
+fn wanted(name: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == name))
 }
 
 /// Runs one system's measurements in a task of its own; a failure or a
