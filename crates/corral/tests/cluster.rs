@@ -16,49 +16,6 @@ use corral_testkit::{phase, wait_for, Cluster, ClusterSpec};
 const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const T: Duration = Duration::from_secs(20);
 
-async fn must_put(c: &Cluster, key: &str, value: &str) -> u64 {
-    let body = KvPutBody {
-        value: value.into(),
-        ttl: None,
-    };
-    let r: KvWriteResult = c
-        .client()
-        .call(Method::PUT, &format!("/v1/kv{key}"), Some(&body))
-        .await
-        .unwrap_or_else(|e| panic!("put {key}: {e}"));
-    r.revision
-}
-
-/// Every key in `want` has its value in machine `i`'s own copy (stale read).
-async fn must_have_all(c: &Cluster, i: usize, want: &BTreeMap<String, String>) {
-    let name = c.machines[i].name.clone();
-    wait_for(
-        &format!("{name} to hold all {} acknowledged keys", want.len()),
-        T,
-        || async {
-            let r = c
-                .http
-                .get(c.api_url(i, "/v1/kv?prefix=/&stale=true"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            let list: KvList = r.json().await.map_err(|e| e.to_string())?;
-            let got: BTreeMap<String, String> =
-                list.nodes.into_iter().map(|n| (n.key, n.value)).collect();
-            let missing: Vec<&String> = want
-                .keys()
-                .filter(|k| got.get(*k) != want.get(*k))
-                .collect();
-            if missing.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("missing or wrong: {missing:?}"))
-            }
-        },
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_survives_leader_kills_and_keeps_agents() {
     phase("start 3 servers and 1 agent-only machine");
@@ -94,11 +51,11 @@ async fn cluster_survives_leader_kills_and_keeps_agents() {
     let mut acked = BTreeMap::new();
     for i in 0..10 {
         let (k, v) = (format!("/round0/k{i}"), format!("v{i}"));
-        must_put(&c, &k, &v).await;
+        c.must_put(&k, &v).await;
         acked.insert(k, v);
     }
     for i in 0..3 {
-        must_have_all(&c, i, &acked).await;
+        c.must_hold(i, &acked).await;
     }
     // A linearizable read through a follower is redirected to the leader.
     let follower = (0..3).find(|i| *i != leader).unwrap();
@@ -132,7 +89,7 @@ async fn cluster_survives_leader_kills_and_keeps_agents() {
         leader = c.must_leader(T).await;
         assert_ne!(leader, old_leader);
         let k = format!("/round{round}/after-kill");
-        must_put(&c, &k, "x").await;
+        c.must_put(&k, "x").await;
         eprintln!(
             "    failover: first write acknowledged {:?} after the kill",
             killed_at.elapsed()
@@ -140,7 +97,7 @@ async fn cluster_survives_leader_kills_and_keeps_agents() {
         acked.insert(k, "x".into());
         for i in 0..5 {
             let (k, v) = (format!("/round{round}/k{i}"), format!("r{round}v{i}"));
-            must_put(&c, &k, &v).await;
+            c.must_put(&k, &v).await;
             acked.insert(k, v);
         }
 
@@ -211,13 +168,13 @@ async fn cluster_survives_leader_kills_and_keeps_agents() {
 
         phase("the killed server restarts from its data dir and catches up");
         c.start_machine(old_leader);
-        must_have_all(&c, old_leader, &acked).await;
+        c.must_hold(old_leader, &acked).await;
         c.must_all_agents_registered(T).await;
     }
 
     phase("no acknowledged write was lost, on any server");
     for i in 0..3 {
-        must_have_all(&c, i, &acked).await;
+        c.must_hold(i, &acked).await;
     }
 
     phase("an agent that goes silent is marked unreachable, and comes back");

@@ -7,7 +7,10 @@ use std::path::Path;
 
 /// Names in a crate's `[dependencies]` table (not dev- or build-deps).
 fn deps(krate: &str) -> BTreeSet<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(krate).join("Cargo.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(krate)
+        .join("Cargo.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut in_deps = false;
     let mut out = BTreeSet::new();
@@ -30,8 +33,14 @@ fn deps(krate: &str) -> BTreeSet<String> {
 
 fn check(krate: &str, allowed: &[&str]) {
     let got = deps(krate);
-    let extra: Vec<&String> = got.iter().filter(|d| !allowed.contains(&d.as_str())).collect();
-    assert!(extra.is_empty(), "crates/{krate} must not depend on {extra:?} (layering; see ARCHITECTURE.md)");
+    let extra: Vec<&String> = got
+        .iter()
+        .filter(|d| !allowed.contains(&d.as_str()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "crates/{krate} must not depend on {extra:?} (layering; see ARCHITECTURE.md)"
+    );
 }
 
 #[test]
@@ -44,10 +53,16 @@ fn agents_and_the_cli_see_the_cluster_only_over_http() {
     for krate in ["agent", "cli", "api"] {
         let d = deps(krate);
         for forbidden in ["corral-store", "corral-master", "openraft", "redb"] {
-            assert!(!d.contains(forbidden), "crates/{krate} depends on {forbidden}");
+            assert!(
+                !d.contains(forbidden),
+                "crates/{krate} depends on {forbidden}"
+            );
         }
     }
-    assert!(!deps("master").contains("corral-agent"), "the master talks to agents over HTTP");
+    assert!(
+        !deps("master").contains("corral-agent"),
+        "the master talks to agents over HTTP"
+    );
 }
 
 #[test]
@@ -55,6 +70,9 @@ fn wire_types_stay_at_the_boundary() {
     // Only the API crate and the shells that serve or call it know wire types;
     // the core and the store never do.
     for krate in ["core", "store"] {
-        assert!(!deps(krate).contains("corral-api"), "crates/{krate} depends on corral-api");
+        assert!(
+            !deps(krate).contains("corral-api"),
+            "crates/{krate} depends on corral-api"
+        );
     }
 }

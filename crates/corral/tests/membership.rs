@@ -6,49 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use corral_api::client::Method;
-use corral_api::native::{KvList, KvPutBody, KvWriteResult};
 use corral_testkit::{phase, wait_for, Cluster, ClusterSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const T: Duration = Duration::from_secs(30);
-
-async fn must_put(c: &Cluster, key: &str, value: &str) {
-    let body = KvPutBody {
-        value: value.into(),
-        ttl: None,
-    };
-    let _: KvWriteResult = c
-        .client()
-        .call(Method::PUT, &format!("/v1/kv{key}"), Some(&body))
-        .await
-        .unwrap_or_else(|e| panic!("put {key}: {e}"));
-}
-
-async fn must_hold(c: &Cluster, i: usize, want: &BTreeMap<String, String>) {
-    let name = c.machines[i].name.clone();
-    wait_for(
-        &format!("{name} to hold {} keys", want.len()),
-        T,
-        || async {
-            let r = c
-                .http
-                .get(c.api_url(i, "/v1/kv?prefix=/&stale=true"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            let l: KvList = r.json().await.map_err(|e| e.to_string())?;
-            let got: BTreeMap<String, String> =
-                l.nodes.into_iter().map(|n| (n.key, n.value)).collect();
-            if &got == want {
-                Ok(())
-            } else {
-                Err(format!("has {} keys", got.len()))
-            }
-        },
-    )
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_server_cluster_restarts_with_its_state() {
@@ -64,19 +25,19 @@ async fn one_server_cluster_restarts_with_its_state() {
     c.must_all_agents_registered(T).await;
     let mut want = BTreeMap::new();
     for i in 0..20 {
-        must_put(&c, &format!("/solo/{i}"), &i.to_string()).await;
+        c.must_put(&format!("/solo/{i}"), &i.to_string()).await;
         want.insert(format!("/solo/{i}"), i.to_string());
     }
     phase("restart the only server from its data dir (SIGTERM)");
     c.stop(0);
     c.start_machine(0);
     c.must_leader(T).await;
-    must_hold(&c, 0, &want).await;
+    c.must_hold(0, &want).await;
     phase("and once more with SIGKILL");
     c.kill(0);
     c.start_machine(0);
     c.must_leader(T).await;
-    must_hold(&c, 0, &want).await;
+    c.must_hold(0, &want).await;
     let view = c.must_all_agents_registered(T).await;
     assert_eq!(view.machines.len(), 1, "the machine is not admitted twice");
 }
@@ -95,7 +56,7 @@ async fn five_servers_lose_two_and_a_fresh_one_joins() {
     c.must_all_agents_registered(T).await;
     let mut want = BTreeMap::new();
     for i in 0..10 {
-        must_put(&c, &format!("/five/{i}"), "a").await;
+        c.must_put(&format!("/five/{i}"), "a").await;
         want.insert(format!("/five/{i}"), "a".to_string());
     }
 
@@ -105,7 +66,7 @@ async fn five_servers_lose_two_and_a_fresh_one_joins() {
     c.kill(other);
     c.must_leader(T).await;
     for i in 10..20 {
-        must_put(&c, &format!("/five/{i}"), "b").await;
+        c.must_put(&format!("/five/{i}"), "b").await;
         want.insert(format!("/five/{i}"), "b".to_string());
     }
 
@@ -120,7 +81,7 @@ async fn five_servers_lose_two_and_a_fresh_one_joins() {
         }
     })
     .await;
-    must_hold(&c, new, &want).await;
+    c.must_hold(new, &want).await;
     let view = c.must_all_agents_registered(T).await;
     assert_eq!(view.servers.len(), 6);
     assert!(view

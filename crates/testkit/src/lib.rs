@@ -12,7 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use corral_api::native::{AgentStateView, ClusterView};
+use std::collections::BTreeMap;
+
+use corral_api::client::Method;
+use corral_api::native::{AgentStateView, ClusterView, KvList, KvPutBody, KvWriteResult};
 
 /// Log line for a test phase: `--- kill the leader`.
 pub fn phase(msg: &str) {
@@ -343,6 +346,52 @@ impl Cluster {
             }
             Ok(view)
         })
+        .await
+    }
+
+    /// Sets `key` through any server (following redirects, riding out an
+    /// election); panics if the write is not acknowledged. Returns its revision.
+    pub async fn must_put(&self, key: &str, value: &str) -> u64 {
+        let body = KvPutBody {
+            value: value.into(),
+            ttl: None,
+        };
+        let r: KvWriteResult = self
+            .client()
+            .call(Method::PUT, &format!("/v1/kv{key}"), Some(&body))
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e}"));
+        r.revision
+    }
+
+    /// Waits until machine `i`'s own copy (a stale read) holds every key of
+    /// `want` with its value.
+    pub async fn must_hold(&self, i: usize, want: &BTreeMap<String, String>) {
+        let name = self.machines[i].name.clone();
+        wait_for(
+            &format!("{name} to hold all {} acknowledged keys", want.len()),
+            Duration::from_secs(30),
+            || async {
+                let r = self
+                    .http
+                    .get(self.api_url(i, "/v1/kv?prefix=/&stale=true"))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let list: KvList = r.json().await.map_err(|e| e.to_string())?;
+                let got: BTreeMap<String, String> =
+                    list.nodes.into_iter().map(|n| (n.key, n.value)).collect();
+                let missing: Vec<&String> = want
+                    .keys()
+                    .filter(|k| got.get(*k) != want.get(*k))
+                    .collect();
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("missing or wrong: {missing:?}"))
+                }
+            },
+        )
         .await
     }
 
