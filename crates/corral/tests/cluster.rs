@@ -8,9 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use corral_api::client::Method;
-use corral_api::native::{
-    AgentCommand, AgentCommandEnvelope, KvList, KvNode, KvPutBody, KvWriteResult,
-};
+use corral_api::native::{KvList, KvNode, KvPutBody, KvWriteResult};
 use corral_testkit::{phase, wait_for, Cluster, ClusterSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corral");
@@ -137,34 +135,13 @@ async fn cluster_survives_leader_kills_and_keeps_agents() {
         );
 
         phase("fencing: an agent refuses commands from the old term, accepts the new");
-        let stale = AgentCommandEnvelope {
-            epoch: old_term,
-            leader_id: 1,
-            command: AgentCommand::Ping,
-        };
-        let r = c
-            .http
-            .post(c.agent_url(3, "/v1/agent/command"))
-            .json(&stale)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 409, "stale epoch refused");
-        let body: serde_json::Value = r.json().await.unwrap();
+        let (status, body) = c.ping_agent(3, old_term).await;
+        assert_eq!(status, 409, "stale epoch refused: {body}");
         assert_eq!(body["code"], "stale_epoch");
-        let fresh = AgentCommandEnvelope {
-            epoch: view.term,
-            leader_id: 1,
-            command: AgentCommand::Ping,
-        };
-        let r = c
-            .http
-            .post(c.agent_url(3, "/v1/agent/command"))
-            .json(&fresh)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(body["field"], "epoch");
+        let (status, body) = c.ping_agent(3, view.term).await;
+        assert_eq!(status, 200, "current epoch accepted: {body}");
+        assert_eq!(body["epoch"], view.term);
 
         phase("the killed server restarts from its data dir and catches up");
         c.start_machine(old_leader);

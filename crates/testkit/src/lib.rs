@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 use std::collections::BTreeMap;
 
 use corral_api::client::Method;
-use corral_api::native::{AgentStateView, ClusterView, KvList, KvPutBody, KvWriteResult};
+use corral_api::native::{
+    AgentCommand, AgentCommandEnvelope, AgentStateView, ClusterView, KvList, KvPutBody,
+    KvWriteResult,
+};
 
 /// Log line for a test phase: `--- kill the leader`.
 pub fn phase(msg: &str) {
@@ -287,6 +290,25 @@ impl Cluster {
             .await
             .map_err(|e| e.to_string())?;
         r.json().await.map_err(|e| e.to_string())
+    }
+
+    /// Sends machine `i`'s agent a `Ping` as a leader of `epoch` would;
+    /// returns the HTTP status and the JSON body.
+    pub async fn ping_agent(&self, i: usize, epoch: u64) -> (u16, serde_json::Value) {
+        let env = AgentCommandEnvelope {
+            epoch,
+            leader_id: 1,
+            command: AgentCommand::Ping,
+        };
+        let r = self
+            .http
+            .post(self.agent_url(i, "/v1/agent/command"))
+            .json(&env)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("command to {}'s agent: {e}", self.machines[i].name));
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     /// Index of the machine whose server leads, agreed by every running
