@@ -365,4 +365,46 @@ async fn mesos_endpoints_and_metrics() {
     // Nothing was written by any of those.
     let l: KvList = c.client().get("/v1/kv?prefix=/").await.unwrap();
     assert!(l.nodes.is_empty(), "bad input changed nothing: {l:?}");
+
+    phase("with no quorum, a server knows no leader: leader-only endpoints answer 503 JSON");
+    let mut c = c;
+    let survivor = follower;
+    for i in 0..3 {
+        if i != survivor {
+            c.kill(i);
+        }
+    }
+    let body = wait_for("the survivor to give up on the leader", T, || async {
+        let r = c
+            .http
+            .get(c.api_url(survivor, "/master/state"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if r.status() != 503 {
+            return Err(format!("status {}", r.status()));
+        }
+        r.json::<serde_json::Value>()
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("No leader"),
+        "{body}"
+    );
+    let r = c
+        .http
+        .get(c.api_url(survivor, "/master/redirect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let r = c
+        .http
+        .get(c.api_url(survivor, "/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "/health still answers locally");
 }
