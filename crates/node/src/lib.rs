@@ -131,7 +131,13 @@ async fn bind(addr: String, what: &'static str) -> Result<tokio::net::TcpListene
         .map_err(|source| NodeError::Bind { addr, what, source })
 }
 
+/// Serves `app` on `listener` with TCP_NODELAY on every connection (small
+/// request/response exchanges must not wait for Nagle's algorithm).
 fn serve_in_background(listener: tokio::net::TcpListener, app: axum::Router, what: &'static str) {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "{what} listener stopped");
