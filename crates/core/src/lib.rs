@@ -9,10 +9,12 @@
 //! - [`Command`] is a persistent format (it is stored in the Raft log):
 //!   variants are appended, never renumbered or repurposed.
 
+pub mod allocator;
 pub mod command;
 pub mod event;
 pub mod kv;
 pub mod machine;
+pub mod resources;
 pub mod state;
 
 pub use command::{Command, Request, Response};
