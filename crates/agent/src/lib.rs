@@ -10,10 +10,12 @@
 //!   and re-registers with whichever leads.
 
 pub mod api;
+pub mod driver;
 pub mod fence;
 pub mod identity;
 pub mod link;
 pub mod resources;
+pub mod supervise;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

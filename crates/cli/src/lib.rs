@@ -87,6 +87,9 @@ pub enum Command {
     Machines(machines::MachinesArgs),
     /// Read and write the cluster's key-value store (etcdctl's role).
     Kv(kv::KvArgs),
+    /// Supervise one task in SANDBOX (started by the agent; not for humans).
+    #[command(hide = true)]
+    Supervise { sandbox: PathBuf },
 }
 
 /// Where `up`, `down` and `status` look for corral.toml by default.
@@ -113,6 +116,9 @@ pub fn run() -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Machines(args) => machines::run(args),
         Command::Kv(args) => kv::run(args),
+        Command::Supervise { sandbox } => {
+            return ExitCode::from(corral_agent::supervise::run(&sandbox).clamp(0, 255) as u8)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
