@@ -3,6 +3,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,10 +12,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use corral_api::native::{
-    ports_to_string, AgentCommand, AgentCommandAck, AgentCommandEnvelope, AgentStateView, ApiError,
-    ResourcesView,
+    ports_to_string, AgentCommand, AgentCommandAck, AgentCommandEnvelope, AgentStateView,
+    AgentTaskView, ApiError, ResourcesView,
 };
 
+use crate::driver::{DriverError, Exit, TaskSpec, TaskState};
 use crate::AgentShared;
 
 pub fn router(shared: Arc<AgentShared>) -> Router {
@@ -23,6 +25,7 @@ pub fn router(shared: Arc<AgentShared>) -> Router {
         .route("/v1/agent/state", get(state))
         .route("/state", get(state))
         .route("/v1/agent/command", post(command))
+        .route("/v1/agent/tasks", get(tasks))
         .with_state(shared)
 }
 
@@ -83,9 +86,89 @@ async fn command(State(s): State<Arc<AgentShared>>, body: Bytes) -> Response {
     match env.command {
         AgentCommand::Ping => {}
         AgentCommand::Reregister => s.reregister.notify_one(),
+        AgentCommand::LaunchTask { task } => {
+            let spec = TaskSpec {
+                id: task.id,
+                command: task.command,
+                env: task.env,
+            };
+            if let Err(e) = s.driver.launch(&spec) {
+                return driver_error(e);
+            }
+            tracing::info!(task = %spec.id, leader = env.leader_id, "task launched");
+        }
+        AgentCommand::KillTask { id, grace_ms } => {
+            if let Err(e) = s.driver.state(&id) {
+                return driver_error(e);
+            }
+            let driver = s.driver.clone();
+            // Kill runs on: the answer says the kill started, not that it ended.
+            tokio::spawn(async move {
+                match driver.kill(&id, Duration::from_millis(grace_ms)).await {
+                    Ok(exit) => tracing::info!(task = %id, ?exit, "task killed"),
+                    Err(e) => tracing::warn!(task = %id, error = %e, "kill failed"),
+                }
+            });
+        }
     }
     Json(AgentCommandAck {
         epoch: s.fence().epoch(),
     })
     .into_response()
+}
+
+fn driver_error(e: DriverError) -> Response {
+    let (status, code, field) = match &e {
+        DriverError::BadId(_) => (StatusCode::BAD_REQUEST, "bad_task_id", Some("task.id")),
+        DriverError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate_task", Some("task.id")),
+        DriverError::Unknown(_) => (StatusCode::NOT_FOUND, "unknown_task", Some("id")),
+        DriverError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "driver", None),
+    };
+    error(status, code, e.to_string(), field)
+}
+
+/// A driver state as the wire shows it.
+pub fn task_view(id: String, state: TaskState) -> AgentTaskView {
+    let mut v = AgentTaskView {
+        id,
+        state: String::new(),
+        pid: None,
+        exit_code: None,
+        signal: None,
+        message: None,
+    };
+    match state {
+        TaskState::Starting => v.state = "starting".into(),
+        TaskState::Running { pid } => {
+            v.state = "running".into();
+            v.pid = Some(pid);
+        }
+        TaskState::Finished(exit) => {
+            v.state = "finished".into();
+            match exit {
+                Exit::Exited { code } => v.exit_code = Some(code),
+                Exit::Signaled { signal } => v.signal = Some(signal),
+                Exit::Failed { message } => v.message = Some(message),
+            }
+        }
+        TaskState::Lost { reason } => {
+            v.state = "lost".into();
+            v.message = Some(reason);
+        }
+    }
+    v
+}
+
+/// `GET /v1/agent/tasks`: every task with a sandbox here, from the sandbox
+/// files (so it is right after an agent restart too).
+async fn tasks(State(s): State<Arc<AgentShared>>) -> Response {
+    match s.driver.recover() {
+        Ok(list) => Json(
+            list.into_iter()
+                .map(|(id, st)| task_view(id, st))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => driver_error(e),
+    }
 }

@@ -71,6 +71,8 @@ pub struct AgentShared {
     pub registered: AtomicBool,
     /// Wakes the link loop to register again at once.
     pub reregister: Notify,
+    /// Runs this machine's tasks.
+    pub driver: driver::process::ProcessDriver,
 }
 
 impl AgentShared {
@@ -88,6 +90,28 @@ pub async fn start(cfg: AgentConfig) -> Result<Arc<AgentShared>, AgentError> {
     })?;
     let id = identity::load_or_create(&dir)?;
     let fence = Fence::load(&dir)?;
+    // Tasks run under `corral supervise`: this very binary.
+    let exe = std::env::current_exe().map_err(|source| AgentError::Io {
+        path: "/proc/self/exe".into(),
+        source,
+    })?;
+    let driver = driver::process::ProcessDriver::new(dir.join("sandboxes"), exe)
+        .map_err(|e| AgentError::Corrupt(e.to_string()))?;
+    match driver.recover() {
+        Ok(tasks) if !tasks.is_empty() => {
+            let running = tasks
+                .iter()
+                .filter(|(_, s)| matches!(s, driver::TaskState::Running { .. }))
+                .count();
+            tracing::info!(
+                tasks = tasks.len(),
+                running,
+                "recovered tasks from their sandboxes"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not scan task sandboxes"),
+    }
     let registration = AgentRegistration {
         id,
         hostname: cfg.name.clone(),
@@ -112,6 +136,7 @@ pub async fn start(cfg: AgentConfig) -> Result<Arc<AgentShared>, AgentError> {
         leader_id: Mutex::new(None),
         registered: AtomicBool::new(false),
         reregister: Notify::new(),
+        driver,
     });
     let app = api::router(shared.clone());
     tokio::spawn(async move {

@@ -162,7 +162,7 @@ pub struct AgentCommandEnvelope {
     pub command: AgentCommand,
 }
 
-/// What a leader can tell an agent. Task launch/kill arrive in later issues.
+/// What a leader can tell an agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentCommand {
@@ -170,6 +170,38 @@ pub enum AgentCommand {
     Ping,
     /// Register again with the leader (e.g. the leader lost track of it).
     Reregister,
+    /// Start a task (refused if the id already ran on this machine).
+    LaunchTask { task: TaskLaunch },
+    /// Stop a task: SIGTERM, then SIGKILL after `grace_ms`.
+    KillTask { id: String, grace_ms: u64 },
+}
+
+/// A task to run on an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskLaunch {
+    pub id: String,
+    /// Run with `/bin/sh -c`.
+    pub command: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// A task as its agent sees it (`GET /v1/agent/tasks` on :5051).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentTaskView {
+    pub id: String,
+    /// `starting`, `running`, `finished` or `lost`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Exit status, when it exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Signal that ended it, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// Agent's answer to a command it accepted.

@@ -439,10 +439,33 @@ impl Cluster {
     }
 }
 
+/// SIGKILLs every task (process group) and supervisor whose pid is
+/// recorded under `data_dir/agent/sandboxes/*/`: they run in sessions of
+/// their own and outlive the node by design.
+fn kill_tasks(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("agent").join("sandboxes")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        for (file, group) in [("task.pid", true), ("supervisor.pid", false)] {
+            let pid = std::fs::read_to_string(e.path().join(file))
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok());
+            if let Some(pid) = pid.filter(|p| *p > 1) {
+                // SAFETY: kill(2) on pids this cluster's agents recorded for their tasks.
+                unsafe { libc::kill(if group { -pid } else { pid }, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         for i in 0..self.machines.len() {
             self.kill(i);
+        }
+        for m in &self.machines {
+            kill_tasks(&m.data_dir);
         }
         if std::thread::panicking() {
             for (i, m) in self.machines.iter().enumerate() {

@@ -1,0 +1,176 @@
+//! Tasks on a real agent: launched and killed only by the current leader's
+//! epoch, and still running after the agent's node process is SIGKILLed and
+//! restarted (a restarting agent kills nothing).
+
+use std::path::Path;
+use std::time::Duration;
+
+use corral_api::native::{AgentCommand, AgentCommandEnvelope, AgentTaskView, TaskLaunch};
+use corral_testkit::{phase, wait_for, Cluster, ClusterSpec};
+
+const BIN: &str = env!("CARGO_BIN_EXE_corral");
+const T: Duration = Duration::from_secs(20);
+
+async fn send(
+    c: &Cluster,
+    i: usize,
+    epoch: u64,
+    command: AgentCommand,
+) -> (u16, serde_json::Value) {
+    let env = AgentCommandEnvelope {
+        epoch,
+        leader_id: 0,
+        command,
+    };
+    let r = c
+        .http
+        .post(c.agent_url(i, "/v1/agent/command"))
+        .json(&env)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
+async fn task(c: &Cluster, i: usize, id: &str) -> Result<AgentTaskView, String> {
+    let r = c
+        .http
+        .get(c.agent_url(i, "/v1/agent/tasks"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let all: Vec<AgentTaskView> = r.json().await.map_err(|e| e.to_string())?;
+    all.into_iter()
+        .find(|t| t.id == id)
+        .ok_or(format!("no task {id}"))
+}
+
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only probes for the process.
+    unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
+    let mut c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            machines: 4,
+            servers: 3,
+            ..Default::default()
+        },
+    );
+    c.must_leader(T).await;
+    let view = c.must_all_agents_registered(T).await;
+    let worker = 3; // the agent-only machine
+    let launch = |id: &str, cmd: &str| AgentCommand::LaunchTask {
+        task: TaskLaunch {
+            id: id.into(),
+            command: cmd.into(),
+            env: Default::default(),
+        },
+    };
+
+    phase("launch a task with the current epoch");
+    let (status, body) = send(
+        &c,
+        worker,
+        view.term,
+        launch("web-1", "echo started; exec sleep 300"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let pid = wait_for("web-1 running", T, || async {
+        let t = task(&c, worker, "web-1").await?;
+        t.pid
+            .filter(|_| t.state == "running")
+            .ok_or(format!("{t:?}"))
+    })
+    .await;
+
+    phase("bad and duplicate launches are refused with a reason");
+    let (status, body) = send(&c, worker, view.term, launch("web-1", "true")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("duplicate_task")),
+        "{body}"
+    );
+    let (status, body) = send(&c, worker, view.term, launch("../escape", "true")).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("task.id")),
+        "{body}"
+    );
+
+    phase("SIGKILL the agent's node process: the task keeps running");
+    c.kill(worker);
+    assert!(alive(pid), "task {pid} died with its agent");
+    c.start_machine(worker);
+    let t = wait_for("the restarted agent to report web-1", T, || {
+        task(&c, worker, "web-1")
+    })
+    .await;
+    assert_eq!(
+        (t.state.as_str(), t.pid),
+        ("running", Some(pid)),
+        "same process, found again: {t:?}"
+    );
+
+    phase("a new leader: the old epoch can no longer kill the task");
+    let leader = c.must_leader(T).await;
+    c.kill(leader);
+    c.must_leader(T).await;
+    let newer = c.must_all_agents_registered(T).await;
+    assert!(newer.term > view.term);
+    let (status, body) = send(
+        &c,
+        worker,
+        view.term,
+        AgentCommand::KillTask {
+            id: "web-1".into(),
+            grace_ms: 1000,
+        },
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("stale_epoch")),
+        "{body}"
+    );
+    assert!(alive(pid), "a deposed leader killed a task");
+
+    phase("the current leader's kill ends it with SIGTERM");
+    let (status, body) = send(
+        &c,
+        worker,
+        newer.term,
+        AgentCommand::KillTask {
+            id: "web-1".into(),
+            grace_ms: 5000,
+        },
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let t = wait_for("web-1 finished", T, || async {
+        let t = task(&c, worker, "web-1").await?;
+        if t.state == "finished" {
+            Ok(t)
+        } else {
+            Err(format!("{t:?}"))
+        }
+    })
+    .await;
+    assert_eq!(t.signal, Some(15));
+    let (status, _) = send(
+        &c,
+        worker,
+        newer.term,
+        AgentCommand::KillTask {
+            id: "nope".into(),
+            grace_ms: 0,
+        },
+    )
+    .await;
+    assert_eq!(status, 404);
+}
