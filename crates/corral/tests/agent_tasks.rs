@@ -5,33 +5,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use corral_api::native::{AgentCommand, AgentCommandEnvelope, AgentTaskView, TaskLaunch};
+use corral_api::native::{AgentCommand, AgentTaskView, TaskLaunch};
 use corral_testkit::{phase, wait_for, Cluster, ClusterSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const T: Duration = Duration::from_secs(20);
-
-async fn send(
-    c: &Cluster,
-    i: usize,
-    epoch: u64,
-    command: AgentCommand,
-) -> (u16, serde_json::Value) {
-    let env = AgentCommandEnvelope {
-        epoch,
-        leader_id: 0,
-        command,
-    };
-    let r = c
-        .http
-        .post(c.agent_url(i, "/v1/agent/command"))
-        .json(&env)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or_default())
-}
 
 async fn task(c: &Cluster, i: usize, id: &str) -> Result<AgentTaskView, String> {
     let r = c
@@ -73,13 +51,13 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
     };
 
     phase("launch a task with the current epoch");
-    let (status, body) = send(
-        &c,
-        worker,
-        view.term,
-        launch("web-1", "echo started; exec sleep 300"),
-    )
-    .await;
+    let (status, body) = c
+        .agent_command(
+            worker,
+            view.term,
+            launch("web-1", "echo started; exec sleep 300"),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let pid = wait_for("web-1 running", T, || async {
         let t = task(&c, worker, "web-1").await?;
@@ -90,13 +68,17 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
     .await;
 
     phase("bad and duplicate launches are refused with a reason");
-    let (status, body) = send(&c, worker, view.term, launch("web-1", "true")).await;
+    let (status, body) = c
+        .agent_command(worker, view.term, launch("web-1", "true"))
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("duplicate_task")),
         "{body}"
     );
-    let (status, body) = send(&c, worker, view.term, launch("../escape", "true")).await;
+    let (status, body) = c
+        .agent_command(worker, view.term, launch("../escape", "true"))
+        .await;
     assert_eq!(
         (status, body["field"].as_str()),
         (400, Some("task.id")),
@@ -123,16 +105,16 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
     c.must_leader(T).await;
     let newer = c.must_all_agents_registered(T).await;
     assert!(newer.term > view.term);
-    let (status, body) = send(
-        &c,
-        worker,
-        view.term,
-        AgentCommand::KillTask {
-            id: "web-1".into(),
-            grace_ms: 1000,
-        },
-    )
-    .await;
+    let (status, body) = c
+        .agent_command(
+            worker,
+            view.term,
+            AgentCommand::KillTask {
+                id: "web-1".into(),
+                grace_ms: 1000,
+            },
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("stale_epoch")),
@@ -141,16 +123,16 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
     assert!(alive(pid), "a deposed leader killed a task");
 
     phase("the current leader's kill ends it with SIGTERM");
-    let (status, body) = send(
-        &c,
-        worker,
-        newer.term,
-        AgentCommand::KillTask {
-            id: "web-1".into(),
-            grace_ms: 5000,
-        },
-    )
-    .await;
+    let (status, body) = c
+        .agent_command(
+            worker,
+            newer.term,
+            AgentCommand::KillTask {
+                id: "web-1".into(),
+                grace_ms: 5000,
+            },
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let t = wait_for("web-1 finished", T, || async {
         let t = task(&c, worker, "web-1").await?;
@@ -162,15 +144,15 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
     })
     .await;
     assert_eq!(t.signal, Some(15));
-    let (status, _) = send(
-        &c,
-        worker,
-        newer.term,
-        AgentCommand::KillTask {
-            id: "nope".into(),
-            grace_ms: 0,
-        },
-    )
-    .await;
+    let (status, _) = c
+        .agent_command(
+            worker,
+            newer.term,
+            AgentCommand::KillTask {
+                id: "nope".into(),
+                grace_ms: 0,
+            },
+        )
+        .await;
     assert_eq!(status, 404);
 }

@@ -292,13 +292,18 @@ impl Cluster {
         r.json().await.map_err(|e| e.to_string())
     }
 
-    /// Sends machine `i`'s agent a `Ping` as a leader of `epoch` would;
+    /// Sends machine `i`'s agent `command` as a leader of `epoch` would;
     /// returns the HTTP status and the JSON body.
-    pub async fn ping_agent(&self, i: usize, epoch: u64) -> (u16, serde_json::Value) {
+    pub async fn agent_command(
+        &self,
+        i: usize,
+        epoch: u64,
+        command: AgentCommand,
+    ) -> (u16, serde_json::Value) {
         let env = AgentCommandEnvelope {
             epoch,
             leader_id: 1,
-            command: AgentCommand::Ping,
+            command,
         };
         let r = self
             .http
@@ -309,6 +314,11 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("command to {}'s agent: {e}", self.machines[i].name));
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// [`Cluster::agent_command`] with a `Ping`.
+    pub async fn ping_agent(&self, i: usize, epoch: u64) -> (u16, serde_json::Value) {
+        self.agent_command(i, epoch, AgentCommand::Ping).await
     }
 
     /// Index of the machine whose server leads, agreed by every running
