@@ -67,6 +67,14 @@ impl Liveness {
     }
 }
 
+/// Whether a heartbeat counts: the agent must be admitted and active, and
+/// must have registered under this leader's epoch. Otherwise it registers
+/// again — which is how agents learn a new leader's epoch, and how an
+/// unreachable agent comes back.
+pub fn heartbeat_admitted(status: Option<AgentStatus>, agent_epoch: u64, term: u64) -> bool {
+    status == Some(AgentStatus::Active) && agent_epoch == term
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -108,6 +116,24 @@ mod tests {
             .map(|(id, silent)| format!("{}:{silent}", id.0.trim_start_matches('0')))
             .collect();
         assert_eq!(got.join(" "), want);
+    }
+
+    #[test]
+    fn heartbeats() {
+        use AgentStatus::*;
+        let cases = [
+            (Some(Active), 3, 3, true),
+            (Some(Active), 2, 3, false), // registered with an earlier leader
+            (Some(Unreachable), 3, 3, false),
+            (None, 3, 3, false), // unknown (removed, or never admitted)
+        ];
+        for (status, epoch, term, want) in cases {
+            assert_eq!(
+                heartbeat_admitted(status, epoch, term),
+                want,
+                "{status:?} {epoch} {term}"
+            );
+        }
     }
 
     #[test]

@@ -8,10 +8,11 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::Json;
 use corral_api::native::{HeartbeatRequest, HeartbeatResponse, RegisterResponse};
-use corral_core::{AgentRegistration, AgentStatus, Command, MachineId, Response};
+use corral_core::{AgentRegistration, Command, MachineId, Response};
 
 use crate::context::{now_ms, MasterCtx};
 use crate::error::Failure;
+use crate::liveness::heartbeat_admitted;
 use crate::redirect::require_leader;
 use crate::routes::body::parse_json;
 
@@ -86,13 +87,8 @@ pub async fn heartbeat(
     let hb: HeartbeatRequest = parse_json(&body)?;
     let id = MachineId(hb.id);
     let term = ctx.store.term();
-    let active = ctx
-        .store
-        .read(|s| s.agents.get(&id).map(|a| a.status == AgentStatus::Active))
-        .unwrap_or(false);
-    // Admitted only under this leader's epoch: an agent registered with an
-    // earlier leader registers again, and so learns the new epoch.
-    let admitted = active && hb.epoch == term;
+    let status = ctx.store.read(|s| s.agents.get(&id).map(|a| a.status));
+    let admitted = heartbeat_admitted(status, hb.epoch, term);
     if admitted {
         ctx.liveness().seen(&id, now_ms());
     }
