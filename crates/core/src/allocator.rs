@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::framework::FrameworkId;
 use crate::machine::{MachineId, Resources};
 
 /// Below this much free cpu *and* memory an agent is not worth offering
@@ -23,11 +24,6 @@ pub const MIN_OFFER_MEM_MB: u64 = 32;
 pub const DEFAULT_REFUSE_MS: u64 = 5_000;
 /// Longest decline filter accepted (Mesos: 365 days).
 pub const MAX_REFUSE_MS: u64 = 365 * 24 * 3600 * 1000;
-
-/// A framework's id (`FrameworkID.value`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct FrameworkId(pub String);
 
 /// An offer's id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -6,8 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::framework::{FrameworkId, FrameworkInfo};
 use crate::kv::KvEntry;
 use crate::machine::{AgentRegistration, MachineId};
+use crate::task::{StatusRecord, TaskId, TaskSpec};
 
 /// One log entry's payload: a command plus the facts apply may not look up
 /// itself. `now_ms` is the proposing leader's wall clock in ms since the Unix
@@ -42,6 +44,33 @@ pub enum Command {
     /// The leader saw these keys' TTLs run out. Each key is removed only if it
     /// still expires at or before `now_ms` (it may have been refreshed since).
     KvExpire { keys: Vec<String> },
+    /// A framework subscribed: new (an `id` the leader just assigned) or back
+    /// (a known id; its info is replaced). Refused for a removed framework.
+    RegisterFramework {
+        id: FrameworkId,
+        info: FrameworkInfo,
+    },
+    /// A framework was torn down or stayed away past its failover timeout.
+    /// Legal for an active framework; its tasks stay until their agents
+    /// report them ended (the leader kills them).
+    RemoveFramework { id: FrameworkId, reason: String },
+    /// The leader accepted an offer: these tasks are assigned to `agent` in
+    /// state STAGING. Refused whole if the framework or the agent is not
+    /// active, or any task id is already known (a task never runs twice).
+    LaunchTasks {
+        framework: FrameworkId,
+        agent: MachineId,
+        tasks: Vec<TaskSpec>,
+    },
+    /// A task's state was reported: by its agent (`from_agent`), or by the
+    /// master for a task it gave up on (LOST, DROPPED). A report from another
+    /// agent is refused; repeats and anything after a terminal state change
+    /// nothing.
+    UpdateTask {
+        id: TaskId,
+        from_agent: Option<MachineId>,
+        status: StatusRecord,
+    },
 }
 
 /// What applying a command answers to the client that proposed it.
@@ -65,4 +94,10 @@ pub enum Response {
     KvExpired { keys: Vec<String> },
     /// The command was legal to log but not to apply; nothing changed.
     Refused { reason: String },
+    /// A framework was registered (`reregistered` when it was known).
+    FrameworkRegistered { id: FrameworkId, reregistered: bool },
+    /// Tasks were assigned.
+    TasksLaunched { count: usize },
+    /// A status was recorded (`changed` false for a repeat or a late report).
+    TaskUpdated { changed: bool },
 }

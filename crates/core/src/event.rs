@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::framework::FrameworkId;
 use crate::kv::KvEntry;
 use crate::machine::MachineId;
+use crate::task::{TaskId, TaskState};
 
 /// One observable change, in log order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +28,22 @@ pub enum Event {
     AgentUnreachable { id: MachineId },
     /// An agent was removed.
     AgentRemoved { id: MachineId },
+    /// A framework was registered or re-registered.
+    FrameworkRegistered { id: FrameworkId },
+    /// A framework was removed.
+    FrameworkRemoved { id: FrameworkId },
+    /// A task was assigned to an agent (the leader now sends it there).
+    TaskLaunched {
+        id: TaskId,
+        framework: FrameworkId,
+        agent: MachineId,
+    },
+    /// A task's state changed (the framework is told).
+    TaskUpdated {
+        id: TaskId,
+        framework: FrameworkId,
+        state: TaskState,
+    },
 }
 
 impl Event {

@@ -12,13 +12,17 @@
 pub mod allocator;
 pub mod command;
 pub mod event;
+pub mod framework;
 pub mod kv;
 pub mod machine;
 pub mod resources;
 pub mod state;
+pub mod task;
 
 pub use command::{Command, Request, Response};
 pub use event::Event;
+pub use framework::{Framework, FrameworkId, FrameworkInfo};
 pub use kv::{KeyError, KvEntry};
 pub use machine::{Agent, AgentRegistration, AgentStatus, MachineId, Resources};
 pub use state::State;
+pub use task::{StatusRecord, Task, TaskId, TaskSpec, TaskState};

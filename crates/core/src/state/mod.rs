@@ -1,0 +1,333 @@
+//! The replicated state and its deterministic apply.
+//!
+//! `apply` never reads a clock, an RNG or the network: the time comes in the
+//! [`Request`]. Every applied request gets the next revision (like etcd's
+//! revision, it counts requests, not log entries: one log entry may carry a
+//! batch of requests).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Command, Request, Response};
+use crate::event::Event;
+use crate::framework::{Framework, FrameworkId};
+use crate::kv::KvEntry;
+use crate::machine::{Agent, AgentStatus, MachineId, Resources};
+use crate::task::{Task, TaskId, TaskState, MAX_STATUSES};
+
+/// Everything the store replicates.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct State {
+    pub agents: BTreeMap<MachineId, Agent>,
+    pub kv: BTreeMap<String, KvEntry>,
+    #[serde(default)]
+    pub frameworks: BTreeMap<FrameworkId, Framework>,
+    #[serde(default)]
+    pub tasks: BTreeMap<TaskId, Task>,
+    /// Revision of the last applied request (0 before any); each applied
+    /// request takes the next one.
+    pub revision: u64,
+}
+
+impl State {
+    /// Applies one request as the next revision. Deterministic: same inputs,
+    /// same state, response and events, on every server.
+    pub fn apply(&mut self, req: &Request) -> (Response, Vec<Event>) {
+        self.revision += 1;
+        let rev = self.revision;
+        let now = req.now_ms;
+        let mut events = Vec::new();
+        let response = match &req.command {
+            Command::RegisterAgent(reg) => {
+                let id = reg.id.clone();
+                let reregistered = match self.agents.get_mut(&id) {
+                    Some(agent) => {
+                        agent.info = reg.clone();
+                        agent.status = AgentStatus::Active;
+                        agent.reregistered_at_ms = now;
+                        agent.unreachable_since_ms = None;
+                        agent.unreachable_reason = None;
+                        events.push(Event::AgentReregistered { id: id.clone() });
+                        true
+                    }
+                    None => {
+                        self.agents.insert(
+                            id.clone(),
+                            Agent {
+                                info: reg.clone(),
+                                status: AgentStatus::Active,
+                                registered_at_ms: now,
+                                reregistered_at_ms: now,
+                                unreachable_since_ms: None,
+                                unreachable_reason: None,
+                            },
+                        );
+                        events.push(Event::AgentAdmitted { id: id.clone() });
+                        false
+                    }
+                };
+                Response::AgentRegistered { id, reregistered }
+            }
+            Command::MarkAgentUnreachable { id, reason } => match self.agents.get_mut(id) {
+                Some(agent) if agent.status == AgentStatus::Active => {
+                    agent.status = AgentStatus::Unreachable;
+                    agent.unreachable_since_ms = Some(now);
+                    agent.unreachable_reason = Some(reason.clone());
+                    events.push(Event::AgentUnreachable { id: id.clone() });
+                    Response::Done
+                }
+                _ => Response::Done,
+            },
+            Command::RemoveAgent { id } => match self.agents.remove(id) {
+                Some(_) => {
+                    events.push(Event::AgentRemoved { id: id.clone() });
+                    Response::Done
+                }
+                None => Response::Refused {
+                    reason: format!("no machine {id} in the cluster"),
+                },
+            },
+            Command::KvSet { key, value, ttl_ms } => {
+                let prev = self.kv.get(key).cloned();
+                let entry = KvEntry {
+                    value: value.clone(),
+                    create_revision: prev.as_ref().map_or(rev, |p| p.create_revision),
+                    mod_revision: rev,
+                    expires_at_ms: ttl_ms.map(|ttl| now.saturating_add(ttl)),
+                };
+                self.kv.insert(key.clone(), entry.clone());
+                events.push(Event::KvPut {
+                    key: key.clone(),
+                    entry,
+                });
+                Response::KvSet {
+                    revision: rev,
+                    prev,
+                }
+            }
+            Command::KvDelete { key } => {
+                let prev = self.kv.remove(key);
+                if prev.is_some() {
+                    events.push(Event::KvDelete {
+                        key: key.clone(),
+                        revision: rev,
+                        expired: false,
+                    });
+                }
+                Response::KvDeleted {
+                    revision: rev,
+                    prev,
+                }
+            }
+            Command::KvExpire { keys } => {
+                let mut expired = Vec::new();
+                for key in keys {
+                    let due = self
+                        .kv
+                        .get(key)
+                        .and_then(|e| e.expires_at_ms)
+                        .is_some_and(|at| at <= now);
+                    if due {
+                        self.kv.remove(key);
+                        events.push(Event::KvDelete {
+                            key: key.clone(),
+                            revision: rev,
+                            expired: true,
+                        });
+                        expired.push(key.clone());
+                    }
+                }
+                Response::KvExpired { keys: expired }
+            }
+            Command::RegisterFramework { id, info } => match self.frameworks.get_mut(id) {
+                Some(f) if !f.is_active() => Response::Refused {
+                    reason: format!(
+                        "framework {id} was removed; subscribe without an id to get a new one"
+                    ),
+                },
+                Some(f) => {
+                    f.info = info.clone();
+                    f.reregistered_at_ms = now;
+                    events.push(Event::FrameworkRegistered { id: id.clone() });
+                    Response::FrameworkRegistered {
+                        id: id.clone(),
+                        reregistered: true,
+                    }
+                }
+                None => {
+                    self.frameworks.insert(
+                        id.clone(),
+                        Framework {
+                            id: id.clone(),
+                            info: info.clone(),
+                            registered_at_ms: now,
+                            reregistered_at_ms: now,
+                            removed_at_ms: None,
+                            removed_reason: None,
+                        },
+                    );
+                    events.push(Event::FrameworkRegistered { id: id.clone() });
+                    Response::FrameworkRegistered {
+                        id: id.clone(),
+                        reregistered: false,
+                    }
+                }
+            },
+            Command::RemoveFramework { id, reason } => match self.frameworks.get_mut(id) {
+                Some(f) if f.is_active() => {
+                    f.removed_at_ms = Some(now);
+                    f.removed_reason = Some(reason.clone());
+                    events.push(Event::FrameworkRemoved { id: id.clone() });
+                    Response::Done
+                }
+                _ => Response::Refused {
+                    reason: format!("no active framework {id}"),
+                },
+            },
+            Command::LaunchTasks {
+                framework,
+                agent,
+                tasks,
+            } => match self.launch_refusal(framework, agent, tasks) {
+                Some(reason) => Response::Refused { reason },
+                None => {
+                    for spec in tasks {
+                        events.push(Event::TaskLaunched {
+                            id: spec.id.clone(),
+                            framework: framework.clone(),
+                            agent: agent.clone(),
+                        });
+                        self.tasks.insert(
+                            spec.id.clone(),
+                            Task {
+                                spec: spec.clone(),
+                                framework: framework.clone(),
+                                agent: agent.clone(),
+                                state: TaskState::Staging,
+                                statuses: vec![crate::task::StatusRecord {
+                                    state: TaskState::Staging,
+                                    at_ms: now,
+                                    reason: None,
+                                    message: None,
+                                }],
+                            },
+                        );
+                    }
+                    Response::TasksLaunched { count: tasks.len() }
+                }
+            },
+            Command::UpdateTask {
+                id,
+                from_agent,
+                status,
+            } => match self.tasks.get_mut(id) {
+                None => Response::Refused {
+                    reason: format!("no task {id}"),
+                },
+                Some(t) if from_agent.as_ref().is_some_and(|a| a != &t.agent) => {
+                    Response::Refused {
+                        reason: format!(
+                            "task {id} runs on {}, not on the reporting machine",
+                            t.agent
+                        ),
+                    }
+                }
+                Some(t) if t.state.is_terminal() || t.state == status.state => {
+                    Response::TaskUpdated { changed: false }
+                }
+                Some(t) => {
+                    t.state = status.state;
+                    t.statuses.push(status.clone());
+                    if t.statuses.len() > MAX_STATUSES {
+                        // Keep the first (STAGING) and the most recent ones.
+                        t.statuses.remove(1);
+                    }
+                    events.push(Event::TaskUpdated {
+                        id: id.clone(),
+                        framework: t.framework.clone(),
+                        state: status.state,
+                    });
+                    Response::TaskUpdated { changed: true }
+                }
+            },
+        };
+        (response, events)
+    }
+
+    /// Why a launch cannot be applied, if it cannot.
+    fn launch_refusal(
+        &self,
+        framework: &FrameworkId,
+        agent: &MachineId,
+        tasks: &[crate::task::TaskSpec],
+    ) -> Option<String> {
+        if !self
+            .frameworks
+            .get(framework)
+            .is_some_and(Framework::is_active)
+        {
+            return Some(format!("framework {framework} is not registered"));
+        }
+        if !self
+            .agents
+            .get(agent)
+            .is_some_and(|a| a.status == AgentStatus::Active)
+        {
+            return Some(format!("machine {agent} is not an active agent"));
+        }
+        if tasks.is_empty() {
+            return Some("no tasks to launch".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for t in tasks {
+            if self.tasks.contains_key(&t.id) || !seen.insert(&t.id) {
+                return Some(format!(
+                    "task id {} is already in use; task ids must be unique",
+                    t.id
+                ));
+            }
+        }
+        None
+    }
+
+    /// Resources held on `agent` by tasks that have not ended.
+    pub fn used_on_agent(&self, agent: &MachineId) -> Resources {
+        self.tasks
+            .values()
+            .filter(|t| &t.agent == agent && !t.state.is_terminal())
+            .fold(Resources::default(), |acc, t| acc.plus(&t.spec.resources))
+    }
+
+    /// Resources held by `framework`'s tasks that have not ended.
+    pub fn allocated_to(&self, framework: &FrameworkId) -> Resources {
+        self.tasks
+            .values()
+            .filter(|t| &t.framework == framework && !t.state.is_terminal())
+            .fold(Resources::default(), |acc, t| acc.plus(&t.spec.resources))
+    }
+
+    /// Keys whose TTL has run out at `now_ms`, at most `limit` of them.
+    pub fn expired_keys(&self, now_ms: u64, limit: usize) -> Vec<String> {
+        self.kv
+            .iter()
+            .filter(|(_, e)| e.expires_at_ms.is_some_and(|at| at <= now_ms))
+            .take(limit)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Keys under `prefix` (every key when it is empty or `/`), in order.
+    pub fn kv_list<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a KvEntry)> {
+        let start = if prefix == "/" { "" } else { prefix };
+        self.kv
+            .range(start.to_string()..)
+            .take_while(move |(k, _)| k.starts_with(start))
+    }
+}
+
+#[cfg(test)]
+mod tests;
