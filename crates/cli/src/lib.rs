@@ -14,6 +14,7 @@ pub mod cluster_file;
 pub mod config;
 pub mod down;
 pub mod kv;
+pub mod logs;
 pub mod machines;
 pub mod output;
 pub mod status;
@@ -87,6 +88,8 @@ pub enum Command {
     Machines(machines::MachinesArgs),
     /// Read and write the cluster's key-value store (etcdctl's role).
     Kv(kv::KvArgs),
+    /// Print a local machine's node log (`-f` follows it).
+    Logs(logs::LogsArgs),
     /// Supervise one task in SANDBOX (started by the agent; not for humans).
     #[command(hide = true)]
     Supervise { sandbox: PathBuf },
@@ -116,6 +119,7 @@ pub fn run() -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Machines(args) => machines::run(args),
         Command::Kv(args) => kv::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Supervise { sandbox } => {
             return ExitCode::from(corral_agent::supervise::run(&sandbox).clamp(0, 255) as u8)
         }

@@ -225,6 +225,16 @@ fn up_detached_then_machines_status_down() {
         assert!(status.contains(ip), "{ip} missing from status:\n{status}");
     }
 
+    eprintln!("--- corral logs shows a machine's node log; an unknown machine is bad input");
+    let logs = sb.must_succeed(&["logs", "m1", "-n", "200"]);
+    assert!(logs.contains("node running"), "{logs}");
+    let unknown = sb.corral(&["logs", "m9"]);
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("m1, m2, m3"),
+        "{unknown:?}"
+    );
+
     eprintln!("--- a second up from the same directory is refused");
     let again = sb.corral(&["up", "-d"]);
     assert_eq!(again.status.code(), Some(2), "second up: {again:?}");
