@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod mesos;
+pub mod mesos_v1;
 pub mod native;
 
 pub use client::{Client, ClientError};

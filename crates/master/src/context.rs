@@ -20,6 +20,8 @@ pub struct MasterConfig {
     pub heartbeat_ms: u64,
     /// Missed heartbeats before an agent is marked unreachable.
     pub max_missed_heartbeats: u32,
+    /// Seconds between HEARTBEAT events on a quiet scheduler stream (Mesos: 15).
+    pub scheduler_heartbeat_secs: f64,
 }
 
 impl MasterConfig {
@@ -43,6 +45,8 @@ pub struct MasterCtx {
     pub liveness: Mutex<Liveness>,
     /// When this server last became leader, if it leads.
     pub elected_at_ms: Mutex<Option<u64>>,
+    /// Subscribed scheduler streams (leader memory).
+    pub streams: crate::scheduler::Streams,
 }
 
 impl MasterCtx {
@@ -54,6 +58,7 @@ impl MasterCtx {
             started_at_ms: now,
             liveness: Mutex::new(Liveness::new(0, now)),
             elected_at_ms: Mutex::new(None),
+            streams: crate::scheduler::Streams::default(),
         })
     }
 

@@ -30,6 +30,8 @@ pub async fn run(ctx: Arc<MasterCtx>) {
             if let Ok(mut e) = ctx.elected_at_ms.lock() {
                 *e = None;
             }
+            // Frameworks must subscribe to whoever leads now.
+            ctx.streams.close_all();
             continue;
         }
         let now = now_ms();

@@ -16,6 +16,7 @@ pub mod leader_loop;
 pub mod liveness;
 pub mod redirect;
 pub mod routes;
+pub mod scheduler;
 pub mod view;
 
 pub use context::{MasterConfig, MasterCtx};

@@ -64,6 +64,9 @@ pub struct NodeArgs {
     /// Missed heartbeats before the leader marks an agent unreachable.
     #[arg(long, default_value_t = 5)]
     pub max_missed_heartbeats: u32,
+    /// Seconds between HEARTBEAT events on a quiet scheduler stream.
+    #[arg(long, default_value_t = 15.0)]
+    pub scheduler_heartbeat_secs: f64,
     /// Raft heartbeat interval in ms (also the time limit of one replication RPC).
     #[arg(long, default_value_t = 40)]
     pub raft_heartbeat_ms: u64,

@@ -238,6 +238,7 @@ async fn start_server(
             master_port: args.master_port,
             heartbeat_ms: args.heartbeat_ms,
             max_missed_heartbeats: args.max_missed_heartbeats,
+            scheduler_heartbeat_secs: args.scheduler_heartbeat_secs,
         },
         store.clone(),
     );

@@ -61,6 +61,8 @@ pub struct ClusterSpec {
     pub servers: usize,
     pub heartbeat_ms: u64,
     pub max_missed_heartbeats: u32,
+    /// More `corral node` flags for every machine.
+    pub extra_args: Vec<String>,
 }
 
 impl Default for ClusterSpec {
@@ -70,6 +72,7 @@ impl Default for ClusterSpec {
             servers: 3,
             heartbeat_ms: 200,
             max_missed_heartbeats: 5,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl Cluster {
                 format!("--heartbeat-ms={}", spec.heartbeat_ms),
                 format!("--max-missed-heartbeats={}", spec.max_missed_heartbeats),
             ];
+            args.extend(spec.extra_args.iter().cloned());
             let server_id = (i < spec.servers).then_some(i as u64 + 1);
             if let Some(id) = server_id {
                 args.push(format!("--server-id={id}"));

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod kv;
 pub mod mesos;
 pub mod metrics;
+pub mod scheduler;
 pub mod ui;
 
 /// Largest request body accepted (kv values are limited further, to
@@ -36,6 +37,8 @@ pub fn router(ctx: Arc<MasterCtx>) -> Router {
         .route("/master/state.json", get(mesos::state))
         .route("/metrics/snapshot", get(metrics::snapshot))
         .route("/metrics", get(metrics::prometheus))
+        .route("/api/v1/scheduler", post(scheduler::call))
+        .route("/master/api/v1/scheduler", post(scheduler::call))
         .route("/v1/cluster", get(cluster::cluster))
         .route("/v1/machines", get(cluster::machines))
         .route("/v1/servers/join", post(cluster::join))

@@ -1,0 +1,182 @@
+//! The Mesos v1 scheduler API's JSON (`/api/v1/scheduler`): calls in,
+//! events out, RecordIO framing. Field names are Mesos's (protobuf JSON,
+//! snake_case); the master converts them to core types by hand.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `{"value": "..."}`, Mesos's id wrapper.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Id {
+    pub value: String,
+}
+
+/// A framework's `Capability`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capability {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `FrameworkInfo` as frameworks send it. Unknown fields are ignored, as
+/// protobuf's JSON parser does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct FrameworkInfo {
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub id: Option<Id>,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Seconds.
+    #[serde(default)]
+    pub failover_timeout: Option<f64>,
+    #[serde(default)]
+    pub checkpoint: Option<bool>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub webui_url: Option<String>,
+    #[serde(default)]
+    pub principal: Option<String>,
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+}
+
+/// `Call.subscribe`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscribe {
+    pub framework_info: FrameworkInfo,
+}
+
+/// A scheduler `Call`. Payloads this version does not read yet stay in
+/// `rest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub framework_id: Option<Id>,
+    #[serde(default)]
+    pub subscribe: Option<Subscribe>,
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, Value>,
+}
+
+/// `MasterInfo` inside SUBSCRIBED.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MasterInfo {
+    pub id: String,
+    /// IPv4 in network order, as Mesos sends it.
+    pub ip: u32,
+    pub port: u16,
+    pub pid: String,
+    pub hostname: String,
+    pub version: String,
+    pub address: Address,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Address {
+    pub hostname: String,
+    pub ip: String,
+    pub port: u16,
+}
+
+/// `Event.subscribed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscribed {
+    pub framework_id: Id,
+    pub heartbeat_interval_seconds: f64,
+    pub master_info: MasterInfo,
+}
+
+/// A scheduler event. Only the kinds this version sends are here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Event {
+    Subscribed { subscribed: Subscribed },
+    Heartbeat,
+    Error { error: ErrorMessage },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    pub message: String,
+}
+
+/// Frames one JSON payload as a RecordIO record: `<length>\n<bytes>`.
+pub fn recordio(payload: &[u8]) -> Vec<u8> {
+    let mut out = format!("{}\n", payload.len()).into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Splits complete RecordIO records off the front of `buf` (a client's
+/// reader; chunk boundaries are independent of records).
+pub fn take_records(buf: &mut Vec<u8>) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    loop {
+        let Some(nl) = buf.iter().position(|b| *b == b'\n') else {
+            return Ok(out);
+        };
+        let len: usize = std::str::from_utf8(&buf[..nl])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| {
+                format!(
+                    "bad RecordIO length {:?}",
+                    String::from_utf8_lossy(&buf[..nl])
+                )
+            })?;
+        if buf.len() < nl + 1 + len {
+            return Ok(out);
+        }
+        out.push(buf[nl + 1..nl + 1 + len].to_vec());
+        buf.drain(..nl + 1 + len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recordio_round_trip() {
+        let hb = serde_json::to_vec(&Event::Heartbeat).unwrap();
+        assert_eq!(hb, br#"{"type":"HEARTBEAT"}"#);
+        let framed = recordio(&hb);
+        assert_eq!(framed, b"20\n{\"type\":\"HEARTBEAT\"}");
+        // Records split across reads come out whole.
+        let mut stream = [framed.clone(), framed].concat();
+        let mut buf = stream.drain(..7).collect::<Vec<u8>>();
+        assert!(take_records(&mut buf).unwrap().is_empty());
+        buf.extend(stream);
+        assert_eq!(take_records(&mut buf).unwrap(), vec![hb.clone(), hb]);
+        assert!(buf.is_empty());
+        assert!(take_records(&mut b"x\n{}".to_vec()).is_err());
+    }
+
+    #[test]
+    fn calls_as_pymesos_sends_them() {
+        let c: Call = serde_json::from_str(
+            r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"root","name":"demo","failover_timeout":100,"capabilities":[{"type":"GPU_RESOURCES"}],"unknown_field":1}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.kind, "SUBSCRIBE");
+        let info = c.subscribe.unwrap().framework_info;
+        assert_eq!(
+            (info.name.as_str(), info.failover_timeout),
+            ("demo", Some(100.0))
+        );
+        let c: Call =
+            serde_json::from_str(r#"{"type":"TEARDOWN","framework_id":{"value":"f1"}}"#).unwrap();
+        assert_eq!(c.framework_id.unwrap().value, "f1");
+    }
+}

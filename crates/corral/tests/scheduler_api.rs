@@ -1,0 +1,221 @@
+//! The Mesos v1 scheduler API as a framework sees it on the wire: SUBSCRIBE
+//! through a follower (307), the RecordIO stream (SUBSCRIBED, HEARTBEATs),
+//! Mesos-Stream-Id checks, TEARDOWN, and re-subscribing with the same
+//! framework id to a new leader after a failover.
+
+use std::path::Path;
+use std::time::Duration;
+
+use corral_api::mesos_v1::take_records;
+use corral_testkit::{phase, Cluster, ClusterSpec};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_corral");
+const T: Duration = Duration::from_secs(20);
+
+fn subscribe_body(framework_id: Option<&str>) -> Value {
+    let mut b = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "root", "name": "wire-test", "failover_timeout": 100}}});
+    if let Some(id) = framework_id {
+        b["framework_id"] = json!({"value": id});
+        b["subscribe"]["framework_info"]["id"] = json!({"value": id});
+    }
+    b
+}
+
+/// An open event stream: its id and a reader of whole records.
+struct EventStream {
+    stream_id: String,
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: Vec<u8>,
+    ready: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl EventStream {
+    /// The next event, or None when the server ended the stream.
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            if let Some(rec) = self.ready.pop_front() {
+                return Some(serde_json::from_slice(&rec).unwrap());
+            }
+            self.ready.extend(take_records(&mut self.buf).unwrap());
+            if !self.ready.is_empty() {
+                continue;
+            }
+            match tokio::time::timeout(T, self.body.next())
+                .await
+                .expect("an event within the deadline")
+            {
+                Some(Ok(chunk)) => self.buf.extend_from_slice(&chunk),
+                _ => return None,
+            }
+        }
+    }
+}
+
+async fn subscribe(c: &Cluster, i: usize, framework_id: Option<&str>) -> EventStream {
+    let r = c
+        .http
+        .post(c.api_url(i, "/api/v1/scheduler"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .json(&subscribe_body(framework_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "SUBSCRIBE: {:?}", r.text().await);
+    assert_eq!(
+        r.headers()["transfer-encoding"],
+        "chunked",
+        "pymesos requires a chunked response"
+    );
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let stream_id = r.headers()["mesos-stream-id"].to_str().unwrap().to_string();
+    EventStream {
+        stream_id,
+        body: Box::pin(r.bytes_stream()),
+        buf: Vec::new(),
+        ready: Default::default(),
+    }
+}
+
+async fn call(
+    c: &Cluster,
+    i: usize,
+    stream_id: Option<&str>,
+    body: Value,
+) -> (u16, String, Option<String>) {
+    let mut req = c
+        .http
+        .post(c.api_url(i, "/api/v1/scheduler"))
+        .header("content-type", "application/json")
+        .json(&body);
+    if let Some(s) = stream_id {
+        req = req.header("Mesos-Stream-Id", s);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let len = r
+        .headers()
+        .get("content-length")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, r.text().await.unwrap(), len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduler_subscribe_stream_teardown_and_failover() {
+    let mut c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            extra_args: vec!["--scheduler-heartbeat-secs=0.3".into()],
+            ..Default::default()
+        },
+    );
+    let leader = c.must_leader(T).await;
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+
+    phase("a follower redirects SUBSCRIBE to the leader");
+    let r = c
+        .http
+        .post(c.api_url(follower, "/api/v1/scheduler"))
+        .header("content-type", "application/json")
+        .json(&subscribe_body(None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 307);
+    assert_eq!(
+        r.headers()["location"],
+        format!("//{}/api/v1/scheduler", c.machines[leader].api_addr())
+    );
+
+    phase("SUBSCRIBE on the leader: SUBSCRIBED first, then heartbeats");
+    let mut s = subscribe(&c, leader, None).await;
+    let ev = s.next().await.unwrap();
+    assert_eq!(ev["type"], "SUBSCRIBED", "{ev}");
+    let fw = ev["subscribed"]["framework_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ev["subscribed"]["heartbeat_interval_seconds"], 0.3);
+    assert_eq!(
+        ev["subscribed"]["master_info"]["address"]["ip"],
+        c.machines[leader].ip
+    );
+    assert_eq!(s.next().await.unwrap()["type"], "HEARTBEAT");
+
+    phase("calls need the framework id and the stream's id");
+    let teardown = json!({"type": "TEARDOWN", "framework_id": {"value": fw}});
+    assert_eq!(
+        call(&c, leader, None, teardown.clone()).await.0,
+        400,
+        "no Mesos-Stream-Id"
+    );
+    assert_eq!(
+        call(&c, leader, Some("bogus"), teardown.clone()).await.0,
+        400,
+        "wrong Mesos-Stream-Id"
+    );
+    let unknown = json!({"type": "TEARDOWN", "framework_id": {"value": "nope"}});
+    assert_eq!(call(&c, leader, Some(&s.stream_id), unknown).await.0, 400);
+    let r = c
+        .http
+        .post(c.api_url(leader, "/api/v1/scheduler"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "Content-Type missing");
+    let r = c
+        .http
+        .post(c.api_url(leader, "/api/v1/scheduler"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let decline =
+        json!({"type": "DECLINE", "framework_id": {"value": fw}, "decline": {"offer_ids": []}});
+    let (status, body, _) = call(&c, leader, Some(&s.stream_id), decline).await;
+    assert_eq!(status, 501, "not there yet, and says so: {body}");
+
+    phase("TEARDOWN: 202 with Content-Length 0, the stream ends, the id cannot come back");
+    let (status, _, len) = call(&c, leader, Some(&s.stream_id), teardown).await;
+    assert_eq!((status, len.as_deref()), (202, Some("0")));
+    // Heartbeats already in flight may still arrive; then the stream ends.
+    let mut extra = 0;
+    while let Some(ev) = s.next().await {
+        assert_eq!(ev["type"], "HEARTBEAT", "unexpected {ev}");
+        extra += 1;
+        assert!(extra < 10, "the torn-down stream keeps going");
+    }
+    let r = c
+        .http
+        .post(c.api_url(leader, "/api/v1/scheduler"))
+        .header("content-type", "application/json")
+        .json(&subscribe_body(Some(&fw)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a removed framework does not come back");
+
+    phase("kill the leader: the framework re-subscribes to the new leader with its id");
+    let mut s = subscribe(&c, leader, None).await;
+    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.kill(leader);
+    assert!(
+        s.next().await.is_none() || s.next().await.is_none(),
+        "the old leader's stream ends"
+    );
+    let new_leader = c.must_leader(T).await;
+    let mut s = subscribe(&c, new_leader, Some(&fw)).await;
+    let ev = s.next().await.unwrap();
+    assert_eq!(
+        ev["subscribed"]["framework_id"]["value"], fw,
+        "same framework, from the replicated state"
+    );
+}
