@@ -104,6 +104,139 @@ pub enum Event {
     Subscribed { subscribed: Subscribed },
     Heartbeat,
     Error { error: ErrorMessage },
+    Offers { offers: OffersPayload },
+    Rescind { rescind: RescindPayload },
+}
+
+/// `Event.offers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OffersPayload {
+    pub offers: Vec<Offer>,
+}
+
+/// `Event.rescind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RescindPayload {
+    pub offer_id: Id,
+}
+
+/// One offer on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    pub id: Id,
+    pub framework_id: Id,
+    pub agent_id: Id,
+    pub hostname: String,
+    pub resources: Vec<Resource>,
+    pub attributes: Vec<Attribute>,
+}
+
+/// A `Resource`: a scalar (`cpus`, `mem`, `disk`) or ranges (`ports`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scalar: Option<Scalar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranges: Option<Ranges>,
+    #[serde(default = "any_role")]
+    pub role: String,
+}
+
+fn any_role() -> String {
+    "*".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scalar {
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ranges {
+    pub range: Vec<Range>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    pub begin: u64,
+    pub end: u64,
+}
+
+/// A TEXT attribute (machine metadata).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attribute {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Text {
+    pub value: String,
+}
+
+/// `Call.decline` (also the filters of an ACCEPT).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decline {
+    pub offer_ids: Vec<Id>,
+    #[serde(default)]
+    pub filters: Option<Filters>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Filters {
+    #[serde(default)]
+    pub refuse_seconds: Option<f64>,
+}
+
+/// corral's resources as Mesos resources (role `*`).
+pub fn resources(r: &corral_core::Resources) -> Vec<Resource> {
+    let scalar = |name: &str, value: f64| Resource {
+        name: name.into(),
+        kind: "SCALAR".into(),
+        scalar: Some(Scalar { value }),
+        ranges: None,
+        role: any_role(),
+    };
+    let mut out = vec![
+        scalar("cpus", r.cpus),
+        scalar("mem", r.mem_mb as f64),
+        scalar("disk", r.disk_mb as f64),
+    ];
+    if !r.ports.is_empty() {
+        out.push(Resource {
+            name: "ports".into(),
+            kind: "RANGES".into(),
+            scalar: None,
+            ranges: Some(Ranges {
+                range: r
+                    .ports
+                    .iter()
+                    .map(|(b, e)| Range {
+                        begin: u64::from(*b),
+                        end: u64::from(*e),
+                    })
+                    .collect(),
+            }),
+            role: any_role(),
+        });
+    }
+    out
+}
+
+/// Machine metadata as Mesos TEXT attributes.
+pub fn attributes(meta: &BTreeMap<String, String>) -> Vec<Attribute> {
+    meta.iter()
+        .map(|(k, v)| Attribute {
+            name: k.clone(),
+            kind: "TEXT".into(),
+            text: Text { value: v.clone() },
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! The Mesos v1 scheduler API as a framework sees it on the wire: SUBSCRIBE
-//! through a follower (307), the RecordIO stream (SUBSCRIBED, HEARTBEATs),
+//! through a follower (307), the RecordIO stream (SUBSCRIBED, OFFERS,
+//! HEARTBEATs), DECLINE filters, REVIVE, SUPPRESS,
 //! Mesos-Stream-Id checks, TEARDOWN, and re-subscribing with the same
 //! framework id to a new leader after a failover.
 
@@ -102,6 +103,27 @@ async fn call(
     (status, r.text().await.unwrap(), len)
 }
 
+/// Reads events until offers for `agents` distinct agents arrived.
+async fn next_offers(s: &mut EventStream, agents: usize) -> Vec<Value> {
+    let mut offers: Vec<Value> = Vec::new();
+    for _ in 0..100 {
+        let ev = s.next().await.expect("the stream stays open");
+        if ev["type"] == "OFFERS" {
+            offers.extend(ev["offers"]["offers"].as_array().unwrap().iter().cloned());
+        }
+        let mut distinct: Vec<&str> = offers
+            .iter()
+            .map(|o| o["agent_id"]["value"].as_str().unwrap())
+            .collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() >= agents {
+            return offers;
+        }
+    }
+    panic!("no offers from {agents} agents in 100 events: {offers:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduler_subscribe_stream_teardown_and_failover() {
     let mut c = Cluster::start(
@@ -142,7 +164,31 @@ async fn scheduler_subscribe_stream_teardown_and_failover() {
         ev["subscribed"]["master_info"]["address"]["ip"],
         c.machines[leader].ip
     );
-    assert_eq!(s.next().await.unwrap()["type"], "HEARTBEAT");
+    let offers = next_offers(&mut s, 3).await;
+
+    phase("OFFERS: every agent's free resources, with its metadata as attributes");
+    for o in &offers {
+        let names: Vec<&str> = o["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["cpus", "mem", "disk", "ports"], "{o}");
+        assert_eq!(
+            o["resources"][3]["ranges"]["range"][0],
+            json!({"begin": 31000, "end": 32000})
+        );
+        assert!(
+            o["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["name"] == "role" && a["text"]["value"] == "server"),
+            "{o}"
+        );
+        assert_eq!(o["framework_id"]["value"], fw);
+    }
 
     phase("calls need the framework id and the stream's id");
     let teardown = json!({"type": "TEARDOWN", "framework_id": {"value": fw}});
@@ -175,9 +221,27 @@ async fn scheduler_subscribe_stream_teardown_and_failover() {
         .await
         .unwrap();
     assert_eq!(r.status(), 415);
-    let decline =
-        json!({"type": "DECLINE", "framework_id": {"value": fw}, "decline": {"offer_ids": []}});
-    let (status, body, _) = call(&c, leader, Some(&s.stream_id), decline).await;
+    phase("DECLINE with a long filter: nothing is offered again (three quiet heartbeats)");
+    let ids: Vec<Value> = offers.iter().map(|o| o["id"].clone()).collect();
+    let decline = json!({"type": "DECLINE", "framework_id": {"value": fw}, "decline": {"offer_ids": ids, "filters": {"refuse_seconds": 3600}}});
+    let (status, _, len) = call(&c, leader, Some(&s.stream_id), decline).await;
+    assert_eq!((status, len.as_deref()), (202, Some("0")));
+    for _ in 0..3 {
+        let ev = s.next().await.unwrap();
+        assert_eq!(
+            ev["type"], "HEARTBEAT",
+            "nothing offered while filtered: {ev}"
+        );
+    }
+
+    phase("REVIVE clears the filters: offers again; SUPPRESS is answered 202");
+    let revive = json!({"type": "REVIVE", "framework_id": {"value": fw}});
+    assert_eq!(call(&c, leader, Some(&s.stream_id), revive).await.0, 202);
+    assert_eq!(next_offers(&mut s, 3).await.len(), 3);
+    let suppress = json!({"type": "SUPPRESS", "framework_id": {"value": fw}});
+    assert_eq!(call(&c, leader, Some(&s.stream_id), suppress).await.0, 202);
+    let accept = json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {"offer_ids": [], "operations": []}});
+    let (status, body, _) = call(&c, leader, Some(&s.stream_id), accept).await;
     assert_eq!(status, 501, "not there yet, and says so: {body}");
 
     phase("TEARDOWN: 202 with Content-Length 0, the stream ends, the id cannot come back");

@@ -47,6 +47,8 @@ pub struct MasterCtx {
     pub elected_at_ms: Mutex<Option<u64>>,
     /// Subscribed scheduler streams (leader memory).
     pub streams: crate::scheduler::Streams,
+    /// Outstanding offers, decline filters, suppression (leader memory).
+    pub offers: Mutex<crate::scheduler::offers::OfferBook>,
 }
 
 impl MasterCtx {
@@ -59,7 +61,12 @@ impl MasterCtx {
             liveness: Mutex::new(Liveness::new(0, now)),
             elected_at_ms: Mutex::new(None),
             streams: crate::scheduler::Streams::default(),
+            offers: Mutex::new(Default::default()),
         })
+    }
+
+    pub fn offers(&self) -> std::sync::MutexGuard<'_, crate::scheduler::offers::OfferBook> {
+        self.offers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn liveness(&self) -> std::sync::MutexGuard<'_, Liveness> {

@@ -40,6 +40,7 @@ pub async fn run(ctx: Arc<MasterCtx>) {
             let mut l = ctx.liveness();
             if l.term != term {
                 *l = Liveness::new(term, now);
+                ctx.offers().reset(term);
                 if let Ok(mut e) = ctx.elected_at_ms.lock() {
                     *e = Some(now);
                 }
@@ -73,11 +74,87 @@ pub async fn run(ctx: Arc<MasterCtx>) {
                 Err(e) => tracing::debug!(error = %e, "could not mark agent unreachable"),
             }
         }
+        offer_round(&ctx, now);
         let keys = ctx.store.read(|s| s.expired_keys(now, EXPIRE_BATCH));
         if !keys.is_empty() {
             if let Err(e) = ctx.store.write(Command::KvExpire { keys }, now).await {
                 tracing::debug!(error = %e, "could not expire keys");
             }
         }
+    }
+}
+
+/// Unanswered offers come back after this long.
+pub const OFFER_TIMEOUT_MS: u64 = 30_000;
+
+/// One allocation round: rescinds what can no longer stand, sends new
+/// offers to subscribed frameworks (decided by `scheduler::offers::round`).
+fn offer_round(ctx: &MasterCtx, now: u64) {
+    use corral_api::mesos_v1::{self, Event, Id, OffersPayload, RescindPayload};
+
+    let subscribed = ctx.streams.subscribed();
+    let (round, offers) = ctx.store.read(|state| {
+        let mut book = ctx.offers();
+        let round = crate::scheduler::offers::round(
+            &mut book,
+            state,
+            &subscribed,
+            &Default::default(),
+            now,
+            OFFER_TIMEOUT_MS,
+        );
+        let wire: Vec<(corral_core::FrameworkId, mesos_v1::Offer)> = round
+            .offers
+            .iter()
+            .map(|o| {
+                let agent = state.agents.get(&o.agent);
+                (
+                    o.framework.clone(),
+                    mesos_v1::Offer {
+                        id: Id {
+                            value: o.id.0.clone(),
+                        },
+                        framework_id: Id {
+                            value: o.framework.0.clone(),
+                        },
+                        agent_id: Id {
+                            value: o.agent.0.clone(),
+                        },
+                        hostname: agent.map(|a| a.info.ip.clone()).unwrap_or_default(),
+                        resources: mesos_v1::resources(&o.resources),
+                        attributes: agent
+                            .map(|a| mesos_v1::attributes(&a.info.attributes))
+                            .unwrap_or_default(),
+                    },
+                )
+            })
+            .collect();
+        (round, wire)
+    });
+    for o in round.rescinded {
+        let _ = ctx.streams.send(
+            &o.framework,
+            Event::Rescind {
+                rescind: RescindPayload {
+                    offer_id: Id { value: o.id.0 },
+                },
+            },
+        );
+    }
+    let mut by_framework: std::collections::BTreeMap<
+        corral_core::FrameworkId,
+        Vec<mesos_v1::Offer>,
+    > = Default::default();
+    for (fw, offer) in offers {
+        by_framework.entry(fw).or_default().push(offer);
+    }
+    for (fw, offers) in by_framework {
+        tracing::debug!(framework = %fw, n = offers.len(), "sending offers");
+        ctx.streams.send(
+            &fw,
+            Event::Offers {
+                offers: OffersPayload { offers },
+            },
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `POST /api/v1/scheduler`: the Mesos v1 scheduler API (JSON). This step
-//! serves SUBSCRIBE (a RecordIO event stream: SUBSCRIBED, then HEARTBEATs)
-//! and TEARDOWN; other calls answer 501 until offers and tasks are wired.
+//! serves SUBSCRIBE (a RecordIO event stream: SUBSCRIBED, OFFERS, RESCIND,
+//! HEARTBEATs), DECLINE, SUPPRESS, REVIVE and TEARDOWN; other calls answer
+//! 501 until launching is wired.
 //! Leader-only: a follower answers 307 to the leader.
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use corral_api::mesos::MESOS_COMPAT_VERSION;
 use corral_api::mesos_v1::{self, Address, Call, Event, Id, MasterInfo, Subscribed};
+use corral_core::allocator::OfferId;
 use corral_core::{Command, FrameworkId, FrameworkInfo};
 use tokio::sync::mpsc;
 
@@ -113,6 +115,36 @@ pub async fn call(
             }
             ctx.streams.close(&framework);
             tracing::info!(%framework, "framework torn down");
+            StatusCode::ACCEPTED.into_response()
+        }
+        "DECLINE" => {
+            let decline: mesos_v1::Decline = match call
+                .rest
+                .get("decline")
+                .cloned()
+                .map(serde_json::from_value)
+            {
+                Some(Ok(d)) => d,
+                Some(Err(e)) => {
+                    return mesos_error(StatusCode::BAD_REQUEST, format!("bad 'decline': {e}"))
+                }
+                None => return mesos_error(StatusCode::BAD_REQUEST, "DECLINE without 'decline'"),
+            };
+            let ids: Vec<OfferId> = decline
+                .offer_ids
+                .into_iter()
+                .map(|i| OfferId(i.value))
+                .collect();
+            let refuse = decline.filters.and_then(|f| f.refuse_seconds);
+            ctx.offers().decline(&framework, &ids, refuse, now_ms());
+            StatusCode::ACCEPTED.into_response()
+        }
+        "SUPPRESS" => {
+            ctx.offers().suppress(&framework);
+            StatusCode::ACCEPTED.into_response()
+        }
+        "REVIVE" => {
+            ctx.offers().revive(&framework);
             StatusCode::ACCEPTED.into_response()
         }
         other => mesos_error(

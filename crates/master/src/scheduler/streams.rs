@@ -64,6 +64,18 @@ impl Streams {
         }
     }
 
+    /// Frameworks with an open stream, in id order.
+    pub fn subscribed(&self) -> Vec<FrameworkId> {
+        let mut v: Vec<FrameworkId> = self
+            .lock()
+            .iter()
+            .filter(|(_, h)| !h.tx.is_closed())
+            .map(|(id, _)| id.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Ends `framework`'s stream.
     pub fn close(&self, framework: &FrameworkId) {
         self.lock().remove(framework);
