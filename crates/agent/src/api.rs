@@ -101,6 +101,10 @@ async fn command(State(s): State<Arc<AgentShared>>, body: Bytes) -> Response {
             if let Err(e) = s.driver.state(&id) {
                 return driver_error(e);
             }
+            // So the reporter calls the signal death TASK_KILLED, not FAILED.
+            if let Ok(dir) = s.driver.sandbox(&id) {
+                let _ = std::fs::write(dir.join(crate::reporter::KILL_REQUESTED), b"");
+            }
             let driver = s.driver.clone();
             // Kill runs on: the answer says the kill started, not that it ended.
             tokio::spawn(async move {

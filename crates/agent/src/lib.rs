@@ -14,6 +14,7 @@ pub mod driver;
 pub mod fence;
 pub mod identity;
 pub mod link;
+pub mod reporter;
 pub mod resources;
 pub mod supervise;
 
@@ -145,6 +146,7 @@ pub async fn start(cfg: AgentConfig) -> Result<Arc<AgentShared>, AgentError> {
         }
     });
     tokio::spawn(link::run(shared.clone()));
+    tokio::spawn(reporter::run(shared.clone()));
     tracing::info!(id = %shared.registration.id, %addr, "agent started");
     Ok(shared)
 }

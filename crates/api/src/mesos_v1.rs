@@ -106,6 +106,141 @@ pub enum Event {
     Error { error: ErrorMessage },
     Offers { offers: OffersPayload },
     Rescind { rescind: RescindPayload },
+    Update { update: UpdatePayload },
+}
+
+/// `Event.update`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdatePayload {
+    pub status: TaskStatus,
+}
+
+/// `TaskStatus`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskStatus {
+    pub task_id: Id,
+    /// `TASK_RUNNING`, ...
+    pub state: String,
+    /// `SOURCE_MASTER` or `SOURCE_AGENT`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<Id>,
+    /// Seconds since the epoch.
+    pub timestamp: f64,
+}
+
+/// `Call.accept`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accept {
+    pub offer_ids: Vec<Id>,
+    #[serde(default)]
+    pub operations: Vec<Operation>,
+    #[serde(default)]
+    pub filters: Option<Filters>,
+}
+
+/// An ACCEPT operation; only LAUNCH is read so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub launch: Option<Launch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Launch {
+    #[serde(default)]
+    pub task_infos: Vec<TaskInfo>,
+}
+
+/// `TaskInfo` (command tasks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    #[serde(default)]
+    pub name: String,
+    pub task_id: Id,
+    #[serde(default)]
+    pub agent_id: Option<Id>,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub command: Option<CommandInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandInfo {
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub environment: Option<Environment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    #[serde(default)]
+    pub variables: Vec<Variable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variable {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// `Call.kill`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kill {
+    pub task_id: Id,
+    #[serde(default)]
+    pub agent_id: Option<Id>,
+}
+
+/// Mesos resources as corral's; names other than cpus, mem, disk and ports
+/// are refused so a task never asks for what nobody accounts.
+pub fn to_core(resources: &[Resource]) -> Result<corral_core::Resources, String> {
+    let mut r = corral_core::Resources::default();
+    for res in resources {
+        let scalar = || {
+            res.scalar
+                .as_ref()
+                .map(|s| s.value)
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| format!("resource {:?} needs a non-negative scalar value", res.name))
+        };
+        match res.name.as_str() {
+            "cpus" => r.cpus += scalar()?,
+            "mem" => r.mem_mb += scalar()?.ceil() as u64,
+            "disk" => r.disk_mb += scalar()?.ceil() as u64,
+            "ports" => {
+                let ranges = res
+                    .ranges
+                    .as_ref()
+                    .ok_or("resource \"ports\" needs ranges")?;
+                for rg in &ranges.range {
+                    if rg.begin == 0 || rg.begin > rg.end || rg.end > 65535 {
+                        return Err(format!(
+                            "port range {}-{} is not within 1-65535",
+                            rg.begin, rg.end
+                        ));
+                    }
+                    r.ports.push((rg.begin as u16, rg.end as u16));
+                }
+            }
+            other => {
+                return Err(format!(
+                    "resource {other:?} is not offered by corral (cpus, mem, disk, ports)"
+                ))
+            }
+        }
+    }
+    r.ports = corral_core::resources::normalize_ranges(&r.ports);
+    Ok(r)
 }
 
 /// `Event.offers`.

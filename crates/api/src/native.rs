@@ -232,3 +232,22 @@ pub fn ports_to_string(ranges: &[(u16, u16)]) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+/// `POST /v1/agents/status`: an agent reports a task's state to the leader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStatusReport {
+    pub agent_id: String,
+    pub task_id: String,
+    /// Mesos state name, e.g. `TASK_RUNNING`.
+    pub state: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Answer to a status report: the leader committed it (or already had it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStatusAck {
+    pub recorded: bool,
+}

@@ -52,6 +52,27 @@ impl TaskState {
         )
     }
 
+    /// Every state, for lookups by name.
+    pub const ALL: [TaskState; 12] = [
+        TaskState::Staging,
+        TaskState::Starting,
+        TaskState::Running,
+        TaskState::Killing,
+        TaskState::Finished,
+        TaskState::Failed,
+        TaskState::Killed,
+        TaskState::Error,
+        TaskState::Lost,
+        TaskState::Dropped,
+        TaskState::Unreachable,
+        TaskState::Gone,
+    ];
+
+    /// The state a Mesos name (`TASK_RUNNING`) stands for.
+    pub fn from_mesos_name(name: &str) -> Option<TaskState> {
+        TaskState::ALL.into_iter().find(|s| s.mesos_name() == name)
+    }
+
     /// The Mesos name, e.g. `TASK_RUNNING`.
     pub fn mesos_name(self) -> &'static str {
         match self {

@@ -30,6 +30,8 @@ struct EventStream {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buf: Vec<u8>,
     ready: std::collections::VecDeque<Vec<u8>>,
+    /// UPDATE statuses read but not yet asked for.
+    updates: Vec<Value>,
 }
 
 impl EventStream {
@@ -77,6 +79,7 @@ async fn subscribe(c: &Cluster, i: usize, framework_id: Option<&str>) -> EventSt
         body: Box::pin(r.bytes_stream()),
         buf: Vec::new(),
         ready: Default::default(),
+        updates: Vec::new(),
     }
 }
 
@@ -240,9 +243,11 @@ async fn scheduler_subscribe_stream_teardown_and_failover() {
     assert_eq!(next_offers(&mut s, 3).await.len(), 3);
     let suppress = json!({"type": "SUPPRESS", "framework_id": {"value": fw}});
     assert_eq!(call(&c, leader, Some(&s.stream_id), suppress).await.0, 202);
-    let accept = json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {"offer_ids": [], "operations": []}});
-    let (status, body, _) = call(&c, leader, Some(&s.stream_id), accept).await;
-    assert_eq!(status, 501, "not there yet, and says so: {body}");
+    let request =
+        json!({"type": "REQUEST", "framework_id": {"value": fw}, "request": {"requests": []}});
+    let (status, body, _) = call(&c, leader, Some(&s.stream_id), request).await;
+    assert_eq!(status, 501, "not there, and says so: {body}");
+    assert!(body.contains("REQUEST is not supported"), "{body}");
 
     phase("TEARDOWN: 202 with Content-Length 0, the stream ends, the id cannot come back");
     let (status, _, len) = call(&c, leader, Some(&s.stream_id), teardown).await;
@@ -282,4 +287,131 @@ async fn scheduler_subscribe_stream_teardown_and_failover() {
         ev["subscribed"]["framework_id"]["value"], fw,
         "same framework, from the replicated state"
     );
+}
+
+/// The UPDATE for `task` in state `want`, from updates seen before or read
+/// now (updates of several tasks interleave).
+async fn next_update(s: &mut EventStream, task: &str, want: &str) -> Value {
+    let matches = |st: &Value| st["task_id"]["value"] == task && st["state"] == want;
+    if let Some(pos) = s.updates.iter().position(matches) {
+        return s.updates.remove(pos);
+    }
+    for _ in 0..200 {
+        let ev = s.next().await.expect("the stream stays open");
+        if ev["type"] == "UPDATE" {
+            let st = ev["update"]["status"].clone();
+            if matches(&st) {
+                return st;
+            }
+            s.updates.push(st);
+        }
+    }
+    panic!("no {want} for {task}; saw {:?}", s.updates);
+}
+
+fn task_info(id: &str, agent: &Value, cmd: &str) -> Value {
+    json!({
+        "name": id, "task_id": {"value": id}, "agent_id": agent,
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}
+        ],
+        "command": {"value": cmd, "environment": {"variables": [{"name": "WHO", "value": "corral"}]}}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_status_kill_and_reconcile_over_the_wire() {
+    let c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            extra_args: vec!["--scheduler-heartbeat-secs=0.3".into()],
+            ..Default::default()
+        },
+    );
+    let leader = c.must_leader(T).await;
+    c.must_all_agents_registered(T).await;
+    let mut s = subscribe(&c, leader, None).await;
+    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let offers = next_offers(&mut s, 3).await;
+    let accept = |offer: &Value, tasks: Vec<Value>| {
+        json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": tasks}}],
+            "filters": {"refuse_seconds": 0.1}
+        }})
+    };
+
+    phase(
+        "ACCEPT with LAUNCH: exit 0 is FINISHED, exit 3 is FAILED with the status, a sleeper RUNS",
+    );
+    let (a, b) = (&offers[0], &offers[1]);
+    let call1 = accept(
+        a,
+        vec![
+            task_info("ok-1", &a["agent_id"], "test \"$WHO\" = corral"),
+            task_info("fail-1", &a["agent_id"], "exit 3"),
+        ],
+    );
+    assert_eq!(call(&c, leader, Some(&s.stream_id), call1).await.0, 202);
+    let call2 = accept(
+        b,
+        vec![task_info("sleeper", &b["agent_id"], "exec sleep 300")],
+    );
+    assert_eq!(call(&c, leader, Some(&s.stream_id), call2).await.0, 202);
+    let st = next_update(&mut s, "ok-1", "TASK_FINISHED").await;
+    assert_eq!(st["agent_id"], a["agent_id"]);
+    assert_eq!(st["source"], "SOURCE_AGENT");
+    let st = next_update(&mut s, "fail-1", "TASK_FAILED").await;
+    assert_eq!(st["message"], "Command exited with status 3", "{st}");
+    next_update(&mut s, "sleeper", "TASK_RUNNING").await;
+
+    phase("KILL ends the sleeper as TASK_KILLED");
+    let kill = json!({"type": "KILL", "framework_id": {"value": fw}, "kill": {"task_id": {"value": "sleeper"}}});
+    assert_eq!(call(&c, leader, Some(&s.stream_id), kill).await.0, 202);
+    next_update(&mut s, "sleeper", "TASK_KILLED").await;
+
+    phase("invalid launches get TASK_ERROR with a reason; nothing runs");
+    let stale = accept(a, vec![task_info("late", &a["agent_id"], "true")]);
+    assert_eq!(call(&c, leader, Some(&s.stream_id), stale).await.0, 202);
+    let st = next_update(&mut s, "late", "TASK_ERROR").await;
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("no valid outstanding offer"),
+        "{st}"
+    );
+    let fresh = next_offers(&mut s, 1).await;
+    let mut greedy = task_info("greedy", &fresh[0]["agent_id"], "true");
+    greedy["resources"][0]["scalar"]["value"] = json!(1000.0);
+    assert_eq!(
+        call(
+            &c,
+            leader,
+            Some(&s.stream_id),
+            accept(&fresh[0], vec![greedy])
+        )
+        .await
+        .0,
+        202
+    );
+    let st = next_update(&mut s, "greedy", "TASK_ERROR").await;
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than the offers hold"),
+        "{st}"
+    );
+
+    phase("RECONCILE answers the latest state of named tasks, LOST for unknown ones");
+    let rec = json!({"type": "RECONCILE", "framework_id": {"value": fw}, "reconcile": {"tasks": [{"task_id": {"value": "ok-1"}}, {"task_id": {"value": "ghost"}}]}});
+    assert_eq!(call(&c, leader, Some(&s.stream_id), rec).await.0, 202);
+    let st = next_update(&mut s, "ok-1", "TASK_FINISHED").await;
+    assert_eq!(st["reason"], "REASON_RECONCILIATION");
+    next_update(&mut s, "ghost", "TASK_LOST").await;
 }

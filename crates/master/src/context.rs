@@ -49,6 +49,8 @@ pub struct MasterCtx {
     pub streams: crate::scheduler::Streams,
     /// Outstanding offers, decline filters, suppression (leader memory).
     pub offers: Mutex<crate::scheduler::offers::OfferBook>,
+    /// For commands to agents.
+    pub http: reqwest::Client,
 }
 
 impl MasterCtx {
@@ -62,6 +64,7 @@ impl MasterCtx {
             elected_at_ms: Mutex::new(None),
             streams: crate::scheduler::Streams::default(),
             offers: Mutex::new(Default::default()),
+            http: reqwest::Client::new(),
         })
     }
 

@@ -10,6 +10,7 @@
 //!   [`liveness::Liveness::overdue`] and `State::expired_keys`; this crate's
 //!   shells only feed them time and carry out what they return.
 
+pub mod agent_link;
 pub mod context;
 pub mod error;
 pub mod leader_loop;

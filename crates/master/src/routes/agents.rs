@@ -97,3 +97,31 @@ pub async fn heartbeat(
         admitted,
     }))
 }
+
+/// An agent reports a task's state: committed (once), then told to the
+/// task's framework. Answered `recorded: true` also for repeats, so the
+/// agent stops resending; `false` for a report the state refuses.
+pub async fn task_status(
+    State(ctx): State<Arc<MasterCtx>>,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Json<corral_api::native::TaskStatusAck>, Failure> {
+    require_leader(&ctx, &uri)?;
+    let r: corral_api::native::TaskStatusReport = parse_json(&body)?;
+    let state = corral_core::TaskState::from_mesos_name(&r.state)
+        .ok_or_else(|| Failure::bad("state", format!("{:?} is not a Mesos task state", r.state)))?;
+    let status = corral_core::StatusRecord {
+        state,
+        at_ms: now_ms(),
+        reason: r.reason,
+        message: r.message,
+    };
+    let recorded = crate::scheduler::tasks::record(
+        &ctx,
+        &corral_core::TaskId(r.task_id),
+        Some(MachineId(r.agent_id)),
+        status,
+    )
+    .await;
+    Ok(Json(corral_api::native::TaskStatusAck { recorded }))
+}

@@ -1,7 +1,7 @@
 //! `POST /api/v1/scheduler`: the Mesos v1 scheduler API (JSON). This step
 //! serves SUBSCRIBE (a RecordIO event stream: SUBSCRIBED, OFFERS, RESCIND,
-//! HEARTBEATs), DECLINE, SUPPRESS, REVIVE and TEARDOWN; other calls answer
-//! 501 until launching is wired.
+//! UPDATE, HEARTBEATs), ACCEPT (LAUNCH), DECLINE, KILL, RECONCILE,
+//! ACKNOWLEDGE, SUPPRESS, REVIVE and TEARDOWN; other calls answer 501.
 //! Leader-only: a follower answers 307 to the leader.
 
 use std::sync::Arc;
@@ -139,6 +139,57 @@ pub async fn call(
             ctx.offers().decline(&framework, &ids, refuse, now_ms());
             StatusCode::ACCEPTED.into_response()
         }
+        "ACCEPT" => {
+            let accept: mesos_v1::Accept =
+                match call.rest.get("accept").cloned().map(serde_json::from_value) {
+                    Some(Ok(a)) => a,
+                    Some(Err(e)) => {
+                        return mesos_error(StatusCode::BAD_REQUEST, format!("bad 'accept': {e}"))
+                    }
+                    None => return mesos_error(StatusCode::BAD_REQUEST, "ACCEPT without 'accept'"),
+                };
+            if let Err(e) = crate::scheduler::tasks::accept(&ctx, &framework, accept).await {
+                return mesos_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the launch was not recorded: {e}; retry"),
+                );
+            }
+            StatusCode::ACCEPTED.into_response()
+        }
+        "KILL" => {
+            let kill: mesos_v1::Kill =
+                match call.rest.get("kill").cloned().map(serde_json::from_value) {
+                    Some(Ok(k)) => k,
+                    Some(Err(e)) => {
+                        return mesos_error(StatusCode::BAD_REQUEST, format!("bad 'kill': {e}"))
+                    }
+                    None => return mesos_error(StatusCode::BAD_REQUEST, "KILL without 'kill'"),
+                };
+            crate::scheduler::tasks::kill(&ctx, &framework, kill).await;
+            StatusCode::ACCEPTED.into_response()
+        }
+        "RECONCILE" => {
+            let named: Vec<corral_core::TaskId> = call
+                .rest
+                .get("reconcile")
+                .and_then(|r| r.get("tasks"))
+                .and_then(|t| t.as_array())
+                .map(|ts| {
+                    ts.iter()
+                        .filter_map(|t| {
+                            t.get("task_id")?
+                                .get("value")?
+                                .as_str()
+                                .map(|v| corral_core::TaskId(v.into()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            crate::scheduler::tasks::reconcile(&ctx, &framework, named);
+            StatusCode::ACCEPTED.into_response()
+        }
+        // Updates are committed before they are sent: nothing to do.
+        "ACKNOWLEDGE" => StatusCode::ACCEPTED.into_response(),
         "SUPPRESS" => {
             ctx.offers().suppress(&framework);
             StatusCode::ACCEPTED.into_response()

@@ -3,8 +3,10 @@
 //! themselves are in the replicated state, and a framework re-subscribes to
 //! a new leader with its id.
 
+pub mod launch;
 pub mod offers;
 pub mod streams;
+pub mod tasks;
 
 pub use streams::{StreamError, Streams};
 

@@ -74,6 +74,36 @@ impl OfferBook {
         n
     }
 
+    /// Takes the framework's named offers out of the book (an ACCEPT);
+    /// unknown or foreign ids are skipped.
+    pub fn take(&mut self, framework: &FrameworkId, ids: &[OfferId]) -> Vec<OutstandingOffer> {
+        let mine: Vec<OfferId> = ids
+            .iter()
+            .filter(|id| {
+                self.outstanding
+                    .get(*id)
+                    .is_some_and(|o| &o.framework == framework)
+            })
+            .cloned()
+            .collect();
+        mine.iter()
+            .filter_map(|id| self.outstanding.remove(id))
+            .collect()
+    }
+
+    /// Filters `agent` for `framework` (the unused part of an ACCEPT).
+    pub fn filter(
+        &mut self,
+        framework: &FrameworkId,
+        agent: &MachineId,
+        refuse_seconds: Option<f64>,
+        now_ms: u64,
+    ) {
+        if let Some(f) = decline_filter(agent, now_ms, refuse_seconds) {
+            self.filters.entry(framework.clone()).or_default().push(f);
+        }
+    }
+
     /// SUPPRESS: no offers until REVIVE.
     pub fn suppress(&mut self, framework: &FrameworkId) {
         self.suppressed.insert(framework.clone());

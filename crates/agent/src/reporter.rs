@@ -1,0 +1,159 @@
+//! Reports task states to the leader, at least once: every change the
+//! driver sees is sent until the leader has recorded it, and what was
+//! recorded is kept in the sandbox (`reported`), so a restarted agent sends
+//! only what the leader has not got. What to report is decided by
+//! [`report_for`], a pure function.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_api::client::Method;
+use corral_api::native::{TaskStatusAck, TaskStatusReport};
+use corral_api::Client;
+
+use crate::driver::{files, Exit, TaskState};
+use crate::AgentShared;
+
+/// How often task states are checked.
+pub const INTERVAL: Duration = Duration::from_millis(200);
+/// Marker file: a kill was asked for, so a signal death is TASK_KILLED.
+pub const KILL_REQUESTED: &str = "kill_requested";
+/// What the leader last recorded for this task.
+pub const REPORTED: &str = "reported";
+
+/// The Mesos state, reason and message for a driver state.
+pub fn report_for(
+    state: &TaskState,
+    kill_requested: bool,
+) -> (&'static str, Option<String>, Option<String>) {
+    match state {
+        TaskState::Starting => ("TASK_STARTING", None, None),
+        TaskState::Running { .. } => ("TASK_RUNNING", None, None),
+        TaskState::Finished(Exit::Exited { code: 0 }) => (
+            "TASK_FINISHED",
+            None,
+            Some("Command exited with status 0".into()),
+        ),
+        TaskState::Finished(Exit::Exited { code }) => (
+            "TASK_FAILED",
+            Some("REASON_COMMAND_EXECUTOR_FAILED".into()),
+            Some(format!("Command exited with status {code}")),
+        ),
+        TaskState::Finished(Exit::Signaled { signal }) if kill_requested => (
+            "TASK_KILLED",
+            None,
+            Some(format!("Command terminated with signal {signal}")),
+        ),
+        TaskState::Finished(Exit::Signaled { signal }) => (
+            "TASK_FAILED",
+            Some("REASON_COMMAND_EXECUTOR_FAILED".into()),
+            Some(format!("Command terminated with signal {signal}")),
+        ),
+        TaskState::Finished(Exit::Failed { message }) => (
+            "TASK_FAILED",
+            Some("REASON_EXECUTOR_TERMINATED".into()),
+            Some(message.clone()),
+        ),
+        TaskState::Lost { reason } => (
+            "TASK_GONE",
+            Some("REASON_EXECUTOR_TERMINATED".into()),
+            Some(reason.clone()),
+        ),
+    }
+}
+
+pub async fn run(shared: Arc<AgentShared>) {
+    let client = Client::with_timeout(shared.cfg.servers.clone(), Duration::from_secs(5));
+    let mut tick = tokio::time::interval(INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok(tasks) = shared.driver.recover() else {
+            continue;
+        };
+        for (id, state) in tasks {
+            let Ok(dir) = shared.driver.sandbox(&id) else {
+                continue;
+            };
+            let killed = dir.join(KILL_REQUESTED).exists();
+            let (name, reason, message) = report_for(&state, killed);
+            let reported = std::fs::read_to_string(dir.join(REPORTED)).unwrap_or_default();
+            if reported.trim() == name {
+                continue;
+            }
+            let report = TaskStatusReport {
+                agent_id: shared.registration.id.0.clone(),
+                task_id: id.clone(),
+                state: name.to_string(),
+                reason,
+                message,
+            };
+            match client
+                .call::<_, TaskStatusAck>(Method::POST, "/v1/agents/status", Some(&report))
+                .await
+            {
+                Ok(ack) => {
+                    if !ack.recorded {
+                        tracing::warn!(task = %id, state = name, "the leader does not know this task; not reporting it again");
+                    }
+                    let _ = files::write_atomic(&dir.join(REPORTED), name.as_bytes());
+                }
+                Err(e) => tracing::debug!(task = %id, error = %e, "status not delivered; retrying"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states() {
+        let cases = [
+            (TaskState::Starting, false, "TASK_STARTING"),
+            (TaskState::Running { pid: 1 }, false, "TASK_RUNNING"),
+            (
+                TaskState::Finished(Exit::Exited { code: 0 }),
+                false,
+                "TASK_FINISHED",
+            ),
+            (
+                TaskState::Finished(Exit::Exited { code: 3 }),
+                false,
+                "TASK_FAILED",
+            ),
+            (
+                TaskState::Finished(Exit::Signaled { signal: 15 }),
+                true,
+                "TASK_KILLED",
+            ),
+            (
+                TaskState::Finished(Exit::Signaled { signal: 9 }),
+                false,
+                "TASK_FAILED",
+            ),
+            (
+                TaskState::Finished(Exit::Failed {
+                    message: "x".into(),
+                }),
+                false,
+                "TASK_FAILED",
+            ),
+            (TaskState::Lost { reason: "x".into() }, false, "TASK_GONE"),
+        ];
+        for (state, killed, want) in cases {
+            assert_eq!(
+                report_for(&state, killed).0,
+                want,
+                "{state:?} killed={killed}"
+            );
+        }
+        assert_eq!(
+            report_for(&TaskState::Finished(Exit::Exited { code: 3 }), false)
+                .2
+                .unwrap(),
+            "Command exited with status 3"
+        );
+    }
+}

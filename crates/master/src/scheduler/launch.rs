@@ -1,0 +1,157 @@
+//! Checking an ACCEPT with LAUNCH against the offers it uses. Pure: the
+//! offers and the tasks in, the launch to commit (or why each task is
+//! refused) out.
+
+use std::collections::BTreeSet;
+
+use corral_core::allocator::OutstandingOffer;
+use corral_core::{MachineId, Resources, TaskSpec};
+
+/// A launch that fits its offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub agent: MachineId,
+    pub tasks: Vec<TaskSpec>,
+    /// What the offers held beyond the tasks: declined back to the pool.
+    pub unused: Resources,
+}
+
+/// Why tasks are refused (each gets TASK_ERROR with this message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal(pub String);
+
+/// Checks `tasks` against `offers` (all of the accepting framework).
+pub fn plan(offers: &[OutstandingOffer], tasks: Vec<TaskSpec>) -> Result<Plan, Refusal> {
+    let first = offers
+        .first()
+        .ok_or_else(|| Refusal("the ACCEPT names no valid outstanding offer".into()))?;
+    if offers.iter().any(|o| o.agent != first.agent) {
+        return Err(Refusal(
+            "the offers of one ACCEPT must all be on the same agent".into(),
+        ));
+    }
+    let offered = offers
+        .iter()
+        .fold(Resources::default(), |acc, o| acc.plus(&o.resources));
+    let mut ids = BTreeSet::new();
+    let mut need = Resources::default();
+    for t in &tasks {
+        if t.id.0.is_empty() || !ids.insert(&t.id) {
+            return Err(Refusal(format!(
+                "task id {:?} is empty or used twice in this ACCEPT",
+                t.id.0
+            )));
+        }
+        if t.command.trim().is_empty() {
+            return Err(Refusal(format!(
+                "task {} has no command.value; only command tasks run here",
+                t.id
+            )));
+        }
+        if t.resources.cpus <= 0.0 && t.resources.mem_mb == 0 {
+            return Err(Refusal(format!(
+                "task {} asks for no cpus and no mem",
+                t.id
+            )));
+        }
+        need = need.plus(&t.resources);
+    }
+    if !offered.contains(&need) {
+        return Err(Refusal(format!(
+            "the tasks need {} cpus, {} MB mem, {} MB disk, ports {:?}, more than the offers hold ({} cpus, {} MB, {} MB, ports {:?})",
+            need.cpus, need.mem_mb, need.disk_mb, need.ports, offered.cpus, offered.mem_mb, offered.disk_mb, offered.ports
+        )));
+    }
+    Ok(Plan {
+        agent: first.agent.clone(),
+        unused: offered.minus(&need),
+        tasks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use corral_core::allocator::OfferId;
+    use corral_core::{FrameworkId, TaskId};
+
+    use super::*;
+
+    fn offer(agent: &str, cpus: f64, mem: u64) -> OutstandingOffer {
+        OutstandingOffer {
+            id: OfferId(format!("o-{agent}")),
+            framework: FrameworkId("f".into()),
+            agent: MachineId(agent.into()),
+            resources: Resources {
+                cpus,
+                mem_mb: mem,
+                disk_mb: 0,
+                ports: vec![(31000, 31010)],
+            },
+            created_ms: 0,
+        }
+    }
+
+    fn task(id: &str, cpus: f64, mem: u64, port: Option<u16>) -> TaskSpec {
+        TaskSpec {
+            id: TaskId(id.into()),
+            name: id.into(),
+            resources: Resources {
+                cpus,
+                mem_mb: mem,
+                disk_mb: 0,
+                ports: port.map(|p| vec![(p, p)]).unwrap_or_default(),
+            },
+            command: "sleep 1".into(),
+            env: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn launches() {
+        let p = plan(
+            &[offer("a1", 2.0, 1024)],
+            vec![
+                task("t1", 0.5, 128, Some(31000)),
+                task("t2", 0.5, 128, None),
+            ],
+        )
+        .unwrap();
+        assert_eq!(p.agent, MachineId("a1".into()));
+        assert_eq!(
+            (p.unused.cpus, p.unused.mem_mb, p.unused.ports.clone()),
+            (1.0, 768, vec![(31001, 31010)])
+        );
+        let why = |r: Result<Plan, Refusal>| r.unwrap_err().0;
+        assert!(
+            why(plan(&[], vec![task("t", 0.1, 1, None)])).contains("no valid outstanding offer")
+        );
+        assert!(why(plan(
+            &[offer("a1", 1.0, 64), offer("a2", 1.0, 64)],
+            vec![task("t", 0.1, 1, None)]
+        ))
+        .contains("same agent"));
+        assert!(
+            why(plan(&[offer("a1", 1.0, 64)], vec![task("t", 2.0, 1, None)]))
+                .contains("more than the offers hold")
+        );
+        assert!(why(plan(
+            &[offer("a1", 1.0, 64)],
+            vec![task("t", 0.1, 1, Some(40000))]
+        ))
+        .contains("more than the offers hold"));
+        assert!(why(plan(
+            &[offer("a1", 1.0, 64)],
+            vec![task("t", 0.1, 1, None), task("t", 0.1, 1, None)]
+        ))
+        .contains("used twice"));
+        let mut no_cmd = task("t", 0.1, 1, None);
+        no_cmd.command = " ".into();
+        assert!(why(plan(&[offer("a1", 1.0, 64)], vec![no_cmd])).contains("no command.value"));
+        assert!(
+            why(plan(&[offer("a1", 1.0, 64)], vec![task("t", 0.0, 0, None)]))
+                .contains("no cpus and no mem")
+        );
+    }
+}
