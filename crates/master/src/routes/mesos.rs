@@ -102,6 +102,19 @@ pub async fn state(
             })
             .collect()
     });
+    let (frameworks, completed_frameworks) = ctx.store.read(|s| {
+        let mut active = Vec::new();
+        let mut completed = Vec::new();
+        for f in s.frameworks.values() {
+            let json = framework_json(s, f, ctx.streams.subscribed().contains(&f.id));
+            if f.is_active() {
+                active.push(json);
+            } else {
+                completed.push(json);
+            }
+        }
+        (active, completed)
+    });
     let activated = slaves.iter().filter(|s| s.active).count() as u64;
     let cfg = &ctx.cfg;
     let flags = BTreeMap::from([
@@ -145,10 +158,53 @@ pub async fn state(
         flags,
         slaves,
         recovered_slaves: vec![],
-        frameworks: vec![],
-        completed_frameworks: vec![],
+        frameworks,
+        completed_frameworks,
         orphan_tasks: vec![],
         unregistered_frameworks: vec![],
     };
     Ok(Json(doc))
+}
+
+fn resources_json(r: &corral_core::Resources) -> serde_json::Value {
+    serde_json::json!({
+        "cpus": r.cpus, "gpus": 0.0, "mem": r.mem_mb as f64, "disk": r.disk_mb as f64,
+        "ports": mesos::ports_string(&r.ports),
+    })
+}
+
+/// One framework as `/master/state` shows it, with its tasks.
+fn framework_json(
+    s: &corral_core::State,
+    f: &corral_core::Framework,
+    connected: bool,
+) -> serde_json::Value {
+    let (mut live, mut done) = (Vec::new(), Vec::new());
+    for t in s.tasks.values().filter(|t| t.framework == f.id) {
+        let json = serde_json::json!({
+            "id": t.spec.id.0, "name": t.spec.name, "framework_id": f.id.0, "executor_id": "",
+            "slave_id": t.agent.0, "state": t.state.mesos_name(), "resources": resources_json(&t.spec.resources),
+            "role": f.info.roles.first().cloned().unwrap_or_else(|| "*".into()),
+            "statuses": t.statuses.iter().map(|st| serde_json::json!({
+                "state": st.state.mesos_name(), "timestamp": secs(st.at_ms),
+            })).collect::<Vec<_>>(),
+        });
+        if t.state.is_terminal() {
+            done.push(json)
+        } else {
+            live.push(json)
+        }
+    }
+    serde_json::json!({
+        "id": f.id.0, "name": f.info.name, "user": f.info.user, "hostname": f.info.hostname,
+        "webui_url": f.info.webui_url, "active": f.is_active() && connected, "connected": connected,
+        "recovered": false, "checkpoint": f.info.checkpoint,
+        "failover_timeout": f.info.failover_timeout_ms as f64 / 1000.0,
+        "role": f.info.roles.first().cloned().unwrap_or_else(|| "*".into()), "roles": f.info.roles,
+        "capabilities": f.info.capabilities, "principal": f.info.principal,
+        "registered_time": secs(f.registered_at_ms), "reregistered_time": secs(f.reregistered_at_ms),
+        "unregistered_time": f.removed_at_ms.map(secs).unwrap_or(0.0),
+        "used_resources": resources_json(&s.allocated_to(&f.id)), "offered_resources": resources_json(&Default::default()),
+        "tasks": live, "completed_tasks": done, "unreachable_tasks": [], "offers": [], "executors": [],
+    })
 }

@@ -1,0 +1,94 @@
+//! An unmodified pymesos framework (examples/pymesos/run_tasks.py, PyPI
+//! pymesos 0.3.15 installed by scripts/install-test-deps) against a real
+//! 3-server cluster, pointed at a follower: it is redirected to the leader,
+//! gets offers from every agent, runs 30 short tasks spread over all of
+//! them plus one that fails, and tears down.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use corral_testkit::{phase, Cluster, ClusterSpec};
+
+const BIN: &str = env!("CARGO_BIN_EXE_corral");
+const T: Duration = Duration::from_secs(30);
+
+fn example() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pymesos/run_tasks.py")
+}
+
+fn must_have_pymesos() {
+    let ok = Command::new("python3")
+        .args(["-c", "import pymesos, addict"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "python3 with pymesos 0.3.15 is required: run scripts/install-test-deps (scripts/test does)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pymesos_runs_tasks_on_every_agent() {
+    must_have_pymesos();
+    let c = Cluster::start(Path::new(BIN), ClusterSpec::default());
+    let leader = c.must_leader(T).await;
+    c.must_all_agents_registered(T).await;
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+
+    phase("run the example framework through a follower");
+    let out = tokio::task::spawn_blocking({
+        let master = c.machines[follower].api_addr();
+        move || {
+            Command::new("timeout")
+                .args(["120", "python3"])
+                .arg(example())
+                .args(["--master", &master, "--tasks", "30", "--timeout", "60"])
+                .output()
+                .expect("run python3")
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the framework failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("tasks ended: 31 of 31"), "{stdout}");
+    assert!(
+        stdout.contains("agents used: 3"),
+        "tasks spread over every agent:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("fail-0: TASK_FAILED (Command exited with status 7)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("all tasks ended as expected"), "{stdout}");
+
+    phase("/master/state: the framework tore itself down; its tasks are kept as completed");
+    let state: serde_json::Value = c
+        .http
+        .get(c.api_url(leader, "/master/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["frameworks"], serde_json::json!([]), "{state}");
+    let done = &state["completed_frameworks"][0];
+    assert_eq!(done["name"], "corral-pymesos-example");
+    let tasks = done["completed_tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 31);
+    assert_eq!(
+        tasks
+            .iter()
+            .filter(|t| t["state"] == "TASK_FINISHED")
+            .count(),
+        30
+    );
+    let agents: std::collections::BTreeSet<&str> = tasks
+        .iter()
+        .map(|t| t["slave_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents.len(), 3);
+}
