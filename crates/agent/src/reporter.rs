@@ -64,6 +64,8 @@ pub fn report_for(
 
 pub async fn run(shared: Arc<AgentShared>) {
     let client = Client::with_timeout(shared.cfg.servers.clone(), Duration::from_secs(5));
+    let mut refused: std::collections::HashSet<(String, &'static str)> = Default::default();
+    let mut announced: std::collections::HashSet<String> = Default::default();
     let mut tick = tokio::time::interval(INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -78,7 +80,12 @@ pub async fn run(shared: Arc<AgentShared>) {
             let killed = dir.join(KILL_REQUESTED).exists();
             let (name, reason, message) = report_for(&state, killed);
             let reported = std::fs::read_to_string(dir.join(REPORTED)).unwrap_or_default();
-            if reported.trim() == name {
+            // A live task is announced once per agent process even if it was
+            // reported before: after an agent restart the leader learns what
+            // still runs (and kills what it had given up on).
+            let live = matches!(state, TaskState::Starting | TaskState::Running { .. });
+            let announce = live && !announced.contains(&id);
+            if (reported.trim() == name && !announce) || refused.contains(&(id.clone(), name)) {
                 continue;
             }
             let report = TaskStatusReport {
@@ -92,11 +99,16 @@ pub async fn run(shared: Arc<AgentShared>) {
                 .call::<_, TaskStatusAck>(Method::POST, "/v1/agents/status", Some(&report))
                 .await
             {
-                Ok(ack) => {
-                    if !ack.recorded {
-                        tracing::warn!(task = %id, state = name, "the leader does not know this task; not reporting it again");
-                    }
+                Ok(ack) if ack.recorded => {
                     let _ = files::write_atomic(&dir.join(REPORTED), name.as_bytes());
+                    announced.insert(id.clone());
+                }
+                Ok(_) => {
+                    // The leader refused it (a task it never assigned): say
+                    // so once per process, not every tick.
+                    if refused.insert((id.clone(), name)) {
+                        tracing::warn!(task = %id, state = name, "the leader does not know this task");
+                    }
                 }
                 Err(e) => tracing::debug!(task = %id, error = %e, "status not delivered; retrying"),
             }

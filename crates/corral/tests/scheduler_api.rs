@@ -415,3 +415,74 @@ async fn launch_status_kill_and_reconcile_over_the_wire() {
     assert_eq!(st["reason"], "REASON_RECONCILIATION");
     next_update(&mut s, "ghost", "TASK_LOST").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_machines_tasks_are_lost_and_killed_when_it_returns() {
+    let mut c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            machines: 4,
+            extra_args: vec!["--scheduler-heartbeat-secs=0.3".into()],
+            ..Default::default()
+        },
+    );
+    let leader = c.must_leader(T).await;
+    c.must_all_agents_registered(T).await;
+    let mut s = subscribe(&c, leader, None).await;
+    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let offers = next_offers(&mut s, 4).await;
+    let worker_ip = c.machines[3].ip.clone();
+    let offer = offers
+        .iter()
+        .find(|o| o["hostname"] == worker_ip.as_str())
+        .expect("an offer from the worker");
+
+    phase("a task runs on the agent-only machine");
+    let launch = json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {
+        "offer_ids": [offer["id"]],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task_info("far", &offer["agent_id"], "exec sleep 300")]}}]
+    }});
+    assert_eq!(call(&c, leader, Some(&s.stream_id), launch).await.0, 202);
+    next_update(&mut s, "far", "TASK_RUNNING").await;
+    let r = c
+        .http
+        .get(c.agent_url(3, "/v1/agent/tasks"))
+        .send()
+        .await
+        .unwrap();
+    let tasks: Vec<Value> = r.json().await.unwrap();
+    let pid = tasks
+        .iter()
+        .find(|t| t["id"] == "far")
+        .and_then(|t| t["pid"].as_u64())
+        .expect("a pid") as i32;
+
+    phase("the machine goes away: after the timeouts its task is reported LOST, with the reason");
+    c.kill(3);
+    let st = next_update(&mut s, "far", "TASK_LOST").await;
+    assert_eq!(st["reason"], "REASON_SLAVE_REMOVED", "{st}");
+    assert!(
+        st["message"].as_str().unwrap().contains("unreachable"),
+        "{st}"
+    );
+    // SAFETY: probing the task's pid with signal 0.
+    assert!(
+        unsafe { libc::kill(pid, 0) } == 0,
+        "the task itself still runs on the cut-off machine"
+    );
+
+    phase("the machine returns: the task given up on is killed there, so nothing runs twice");
+    c.start_machine(3);
+    corral_testkit::wait_for("the lost task's process to be killed", T, || async {
+        // SAFETY: as above.
+        if unsafe { libc::kill(pid, 0) } == 0 {
+            Err("still running".to_string())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
+}

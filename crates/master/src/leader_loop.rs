@@ -2,7 +2,10 @@
 //! - on winning an election, starts a fresh liveness table (every agent gets
 //!   a full timeout to find the new leader);
 //! - marks agents silent past the timeout unreachable (committed);
-//! - expires kv keys whose TTL ran out on this leader's clock (committed).
+//! - expires kv keys whose TTL ran out on this leader's clock (committed);
+//! - declares the tasks of machines unreachable for a second timeout LOST
+//!   (committed, and told to their frameworks);
+//! - runs one allocation round and sends offers.
 //!
 //! What to do is decided by pure functions (`Liveness::overdue`,
 //! `State::expired_keys`); this loop only feeds them the time.
@@ -73,6 +76,18 @@ pub async fn run(ctx: Arc<MasterCtx>) {
                 Ok(_) => ctx.liveness().forget(&id),
                 Err(e) => tracing::debug!(error = %e, "could not mark agent unreachable"),
             }
+        }
+        for (task, agent, away) in ctx.store.read(|s| s.tasks_to_declare_lost(now, timeout)) {
+            let status = corral_core::StatusRecord {
+                state: corral_core::TaskState::Lost,
+                at_ms: now,
+                reason: Some("REASON_SLAVE_REMOVED".into()),
+                message: Some(format!(
+                    "machine {agent} has been unreachable for {:.1} s; if it comes back, the task is killed there",
+                    away as f64 / 1000.0
+                )),
+            };
+            crate::scheduler::tasks::record(&ctx, &task, None, status).await;
         }
         offer_round(&ctx, now);
         let keys = ctx.store.read(|s| s.expired_keys(now, EXPIRE_BATCH));

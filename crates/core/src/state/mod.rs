@@ -291,6 +291,27 @@ impl State {
         None
     }
 
+    /// Live tasks on agents that have been unreachable for at least
+    /// `timeout_ms` at `now_ms`: their frameworks are told they are lost.
+    pub fn tasks_to_declare_lost(
+        &self,
+        now_ms: u64,
+        timeout_ms: u64,
+    ) -> Vec<(TaskId, MachineId, u64)> {
+        self.tasks
+            .values()
+            .filter(|t| !t.state.is_terminal())
+            .filter_map(|t| {
+                let a = self.agents.get(&t.agent)?;
+                let since = a
+                    .unreachable_since_ms
+                    .filter(|_| a.status == AgentStatus::Unreachable)?;
+                let away = now_ms.saturating_sub(since);
+                (away >= timeout_ms).then(|| (t.spec.id.clone(), t.agent.clone(), away))
+            })
+            .collect()
+    }
+
     /// Resources held on `agent` by tasks that have not ended.
     pub fn used_on_agent(&self, agent: &MachineId) -> Resources {
         self.tasks

@@ -489,3 +489,41 @@ fn commands_round_trip_as_stored() {
     );
     assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
 }
+
+#[test]
+fn tasks_of_unreachable_agents_are_lost_after_the_timeout() {
+    let mut s = State::default();
+    for (t, c) in [
+        (0, Command::RegisterAgent(reg(1))),
+        (0, Command::RegisterAgent(reg(2))),
+        (0, fw("f1", "web")),
+        (0, launch("f1", 1, &["t1", "t2"])),
+        (0, launch("f1", 2, &["t3"])),
+        (0, update("t2", Some(1), TaskState::Finished)),
+        (
+            1_000,
+            Command::MarkAgentUnreachable {
+                id: id(1),
+                reason: "r".into(),
+            },
+        ),
+    ] {
+        s.apply(&Request {
+            now_ms: t,
+            command: c,
+        });
+    }
+    let lost = |now| {
+        s.tasks_to_declare_lost(now, 5_000)
+            .into_iter()
+            .map(|(t, _, away)| format!("{t}:{away}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert_eq!(lost(5_999), "", "not yet: away 4.999 s");
+    assert_eq!(
+        lost(6_000),
+        "t1:5000",
+        "t2 already ended; t3's agent is fine"
+    );
+}

@@ -116,12 +116,25 @@ pub async fn task_status(
         reason: r.reason,
         message: r.message,
     };
-    let recorded = crate::scheduler::tasks::record(
-        &ctx,
-        &corral_core::TaskId(r.task_id),
-        Some(MachineId(r.agent_id)),
-        status,
-    )
-    .await;
+    let task = corral_core::TaskId(r.task_id);
+    let agent = MachineId(r.agent_id);
+    let recorded = crate::scheduler::tasks::record(&ctx, &task, Some(agent.clone()), status).await;
+    // A task the cluster already gave up on (LOST while its machine was
+    // away) must not keep running: nothing runs twice.
+    let given_up = ctx.store.read(|s| {
+        s.tasks
+            .get(&task)
+            .is_some_and(|t| t.state.is_terminal() && t.agent == agent)
+    });
+    if given_up && !state.is_terminal() {
+        tracing::warn!(%task, %agent, "a task declared lost is still running; killing it");
+        let cmd = corral_api::native::AgentCommand::KillTask {
+            id: task.0.clone(),
+            grace_ms: crate::scheduler::tasks::KILL_GRACE_MS,
+        };
+        if let Err(e) = crate::agent_link::send(&ctx, &agent, cmd).await {
+            tracing::warn!(%task, error = %e, "could not kill it yet; retried on its next report");
+        }
+    }
     Ok(Json(corral_api::native::TaskStatusAck { recorded }))
 }
