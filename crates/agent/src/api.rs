@@ -26,6 +26,8 @@ pub fn router(shared: Arc<AgentShared>) -> Router {
         .route("/state", get(state))
         .route("/v1/agent/command", post(command))
         .route("/v1/agent/tasks", get(tasks))
+        .route("/files/read", get(crate::files::read))
+        .route("/files/browse", get(crate::files::browse))
         .with_state(shared)
 }
 
@@ -140,6 +142,7 @@ pub fn task_view(id: String, state: TaskState) -> AgentTaskView {
         exit_code: None,
         signal: None,
         message: None,
+        sandbox: None,
     };
     match state {
         TaskState::Starting => v.state = "starting".into(),
@@ -169,7 +172,13 @@ async fn tasks(State(s): State<Arc<AgentShared>>) -> Response {
     match s.driver.recover() {
         Ok(list) => Json(
             list.into_iter()
-                .map(|(id, st)| task_view(id, st))
+                .map(|(id, st)| {
+                    let sandbox = s.driver.sandbox(&id).ok().map(|p| p.display().to_string());
+                    AgentTaskView {
+                        sandbox,
+                        ..task_view(id, st)
+                    }
+                })
                 .collect::<Vec<_>>(),
         )
         .into_response(),

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod driver;
 pub mod fence;
+pub mod files;
 pub mod identity;
 pub mod link;
 pub mod reporter;

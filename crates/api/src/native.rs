@@ -202,6 +202,9 @@ pub struct AgentTaskView {
     pub signal: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The task's sandbox directory on the agent (for `/files/read`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
 }
 
 /// Agent's answer to a command it accepted.

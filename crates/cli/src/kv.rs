@@ -71,29 +71,9 @@ fn check_key(key: &str) -> CliResult {
     validate_key(key).map_err(|e| CliError::usage(format!("bad key: {e}")))
 }
 
-/// Percent-encodes a key for the URL path (keeps `/`).
+/// The URL path of a key (`/` kept, everything else percent-encoded).
 fn key_path(key: &str) -> String {
-    let mut out = String::from("/v1/kv");
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn query_value(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    format!("/v1/kv{}", crate::url_encode(key))
 }
 
 /// Reads a value from standard input (at most one byte over the limit, so
@@ -165,7 +145,7 @@ pub fn run(args: KvArgs) -> CliResult {
             validate_prefix(&prefix).map_err(|e| CliError::usage(format!("bad prefix: {e}")))?;
             let path = format!(
                 "/v1/kv?prefix={}{}",
-                query_value(&prefix),
+                crate::url_encode(&prefix),
                 if stale { "&stale=true" } else { "" }
             );
             let l: KvList = crate::block_on(client.get(&path))?;
@@ -215,7 +195,7 @@ async fn watch(
     count: Option<u64>,
     as_json: bool,
 ) -> CliResult {
-    let path = format!("/v1/watch?prefix={}", query_value(prefix));
+    let path = format!("/v1/watch?prefix={}", crate::url_encode(prefix));
     let resp = client.send::<()>(Method::GET, &path, None).await?;
     let mut stream = resp.bytes_stream();
     let mut buf = Vec::new();

@@ -18,6 +18,7 @@ pub mod logs;
 pub mod machines;
 pub mod output;
 pub mod status;
+pub mod tasks;
 pub mod up;
 
 /// A failure with the exit code it deserves.
@@ -90,6 +91,10 @@ pub enum Command {
     Kv(kv::KvArgs),
     /// Print a local machine's node log (`-f` follows it).
     Logs(logs::LogsArgs),
+    /// List the cluster's tasks (TASK STATE FRAMEWORK MACHINE).
+    Tasks(tasks::TasksArgs),
+    /// Work with one task: `corral task log TASK_ID [--stderr] [-f]`.
+    Task(tasks::TaskArgs),
     /// Supervise one task in SANDBOX (started by the agent; not for humans).
     #[command(hide = true)]
     Supervise { sandbox: PathBuf },
@@ -120,6 +125,8 @@ pub fn run() -> ExitCode {
         Command::Machines(args) => machines::run(args),
         Command::Kv(args) => kv::run(args),
         Command::Logs(args) => logs::run(args),
+        Command::Tasks(args) => tasks::run_tasks(args),
+        Command::Task(args) => tasks::run_task(args),
         Command::Supervise { sandbox } => {
             return ExitCode::from(corral_agent::supervise::run(&sandbox).clamp(0, 255) as u8)
         }
@@ -167,4 +174,18 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .build()
         .expect("a current-thread tokio runtime")
         .block_on(f)
+}
+
+/// Percent-encodes `s` for a URL path or query value; `/` and the
+/// unreserved characters stay as they are.
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

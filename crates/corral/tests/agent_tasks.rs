@@ -67,6 +67,54 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
     })
     .await;
 
+    phase("its sandbox files are readable through /files; nothing outside is");
+    let t = task(&c, worker, "web-1").await.unwrap();
+    let sandbox = t.sandbox.expect("the agent names the sandbox");
+    let read = |path: String| {
+        let url = c.agent_url(worker, &format!("/files/read?path={path}&offset=0"));
+        let http = c.http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let r = read(format!("{sandbox}/stdout")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["data"],
+        "started\n"
+    );
+    for escape in [
+        format!("{sandbox}/../../machine-id"),
+        "/etc/passwd".to_string(),
+        format!("{sandbox}/%2E%2E/%2E%2E/epoch"),
+    ] {
+        let r = read(escape.clone()).await;
+        assert_eq!(r.status(), 403, "{escape} must be refused");
+    }
+    let r = c
+        .http
+        .get(c.agent_url(worker, &format!("/files/browse?path={sandbox}")))
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<String> = r
+        .json::<Vec<serde_json::Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        names.contains(&"stdout".to_string()) && names.contains(&"stderr".to_string()),
+        "{names:?}"
+    );
+
     phase("bad and duplicate launches are refused with a reason");
     let (status, body) = c
         .agent_command(worker, view.term, launch("web-1", "true"))

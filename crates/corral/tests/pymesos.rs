@@ -91,4 +91,41 @@ async fn pymesos_runs_tasks_on_every_agent() {
         .map(|t| t["slave_id"].as_str().unwrap())
         .collect();
     assert_eq!(agents.len(), 3);
+
+    phase("corral tasks lists them; corral task log fetches a task's stdout from its agent");
+    let ep = c.server_endpoints().join(",");
+    let corral = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("CORRAL_ENDPOINT", &ep)
+            .output()
+            .unwrap()
+    };
+    let out = corral(&["tasks", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 31);
+    let text = String::from_utf8_lossy(&corral(&["tasks"]).stdout).to_string();
+    assert!(
+        text.starts_with("TASK")
+            && text.contains("TASK_FINISHED")
+            && text.contains("corral-pymesos-example"),
+        "{text}"
+    );
+    let out = corral(&["task", "log", "ok-3"]);
+    let log = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && log.contains("task 3"),
+        "{log} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        corral(&["task", "log", "nope"]).status.code(),
+        Some(2),
+        "an unknown task is bad input"
+    );
 }
