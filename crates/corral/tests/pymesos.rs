@@ -92,6 +92,32 @@ async fn pymesos_runs_tasks_on_every_agent() {
         .collect();
     assert_eq!(agents.len(), 3);
 
+    phase("/master/frameworks, /master/tasks and /master/slaves agree; followers redirect them");
+    let get = |i: usize, path: &str| {
+        let (http, url) = (c.http.clone(), c.api_url(i, path));
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let fws: serde_json::Value = get(leader, "/master/frameworks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        fws["completed_frameworks"][0]["name"],
+        "corral-pymesos-example"
+    );
+    let all: serde_json::Value = get(leader, "/master/tasks").await.json().await.unwrap();
+    assert_eq!(all["tasks"].as_array().unwrap().len(), 31);
+    let sl: serde_json::Value = get(leader, "/master/slaves").await.json().await.unwrap();
+    assert_eq!(sl["slaves"].as_array().unwrap().len(), 3);
+    for path in ["/master/frameworks", "/master/tasks", "/master/slaves"] {
+        assert_eq!(
+            get(follower, path).await.status(),
+            307,
+            "{path} on a follower"
+        );
+    }
+
     phase("corral tasks lists them; corral task log fetches a task's stdout from its agent");
     let ep = c.server_endpoints().join(",");
     let corral = |args: &[&str]| {

@@ -68,6 +68,52 @@ pub async fn state(
     uri: Uri,
 ) -> Result<Json<MasterState>, Failure> {
     require_leader(&ctx, &uri)?;
+    Ok(Json(master_state(&ctx)))
+}
+
+/// `/master/frameworks`: leader-only.
+pub async fn frameworks(
+    State(ctx): State<Arc<MasterCtx>>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, Failure> {
+    require_leader(&ctx, &uri)?;
+    let s = master_state(&ctx);
+    Ok(Json(serde_json::json!({
+        "frameworks": s.frameworks,
+        "completed_frameworks": s.completed_frameworks,
+        "unregistered_frameworks": [],
+    })))
+}
+
+/// `/master/slaves`: leader-only.
+pub async fn slaves(
+    State(ctx): State<Arc<MasterCtx>>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, Failure> {
+    require_leader(&ctx, &uri)?;
+    Ok(Json(
+        serde_json::json!({ "slaves": master_state(&ctx).slaves, "recovered_slaves": [] }),
+    ))
+}
+
+/// `/master/tasks`: leader-only; every task, live and completed.
+pub async fn tasks(
+    State(ctx): State<Arc<MasterCtx>>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, Failure> {
+    require_leader(&ctx, &uri)?;
+    let s = master_state(&ctx);
+    let mut tasks = Vec::new();
+    for f in s.frameworks.iter().chain(&s.completed_frameworks) {
+        for key in ["tasks", "completed_tasks"] {
+            tasks.extend(f[key].as_array().cloned().unwrap_or_default());
+        }
+    }
+    Ok(Json(serde_json::json!({ "tasks": tasks })))
+}
+
+/// The Mesos `/master/state` document.
+fn master_state(ctx: &MasterCtx) -> MasterState {
     let leader = ctx.store.leader();
     let slaves: Vec<Slave> = ctx.store.read(|s| {
         s.agents
@@ -163,7 +209,7 @@ pub async fn state(
         orphan_tasks: vec![],
         unregistered_frameworks: vec![],
     };
-    Ok(Json(doc))
+    doc
 }
 
 fn resources_json(r: &corral_core::Resources) -> serde_json::Value {
