@@ -57,12 +57,16 @@ impl EventStream {
 }
 
 async fn subscribe(c: &Cluster, i: usize, framework_id: Option<&str>) -> EventStream {
+    subscribe_with(c, i, subscribe_body(framework_id)).await
+}
+
+async fn subscribe_with(c: &Cluster, i: usize, body: Value) -> EventStream {
     let r = c
         .http
         .post(c.api_url(i, "/api/v1/scheduler"))
         .header("content-type", "application/json")
         .header("accept", "application/json")
-        .json(&subscribe_body(framework_id))
+        .json(&body)
         .send()
         .await
         .unwrap();
@@ -485,4 +489,69 @@ async fn a_lost_machines_tasks_are_lost_and_killed_when_it_returns() {
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_framework_gone_past_its_failover_timeout_is_removed_and_its_tasks_killed() {
+    let c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            extra_args: vec!["--scheduler-heartbeat-secs=0.3".into()],
+            ..Default::default()
+        },
+    );
+    let leader = c.must_leader(T).await;
+    c.must_all_agents_registered(T).await;
+    let mut body = subscribe_body(None);
+    body["subscribe"]["framework_info"]["failover_timeout"] = json!(1.0);
+    let mut s = subscribe_with(&c, leader, body).await;
+    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let offer = next_offers(&mut s, 1).await.remove(0);
+    let launch = json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {
+        "offer_ids": [offer["id"]],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task_info("orphan", &offer["agent_id"], "exec sleep 300")]}}]
+    }});
+    assert_eq!(call(&c, leader, Some(&s.stream_id), launch).await.0, 202);
+    next_update(&mut s, "orphan", "TASK_RUNNING").await;
+
+    phase("the framework disconnects and does not come back within 1 s");
+    drop(s);
+    let state = corral_testkit::wait_for(
+        "the framework to be removed and its task killed",
+        T,
+        || async {
+            let v: Value = c
+                .http
+                .get(c.api_url(leader, "/master/state"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let done = &v["completed_frameworks"][0];
+            if done["id"] == fw.as_str() && done["completed_tasks"][0]["state"] == "TASK_KILLED" {
+                Ok(v)
+            } else {
+                Err(format!(
+                    "frameworks {} completed {}",
+                    v["frameworks"], v["completed_frameworks"]
+                ))
+            }
+        },
+    )
+    .await;
+    assert_eq!(state["frameworks"], json!([]));
+    let r = c
+        .http
+        .post(c.api_url(leader, "/api/v1/scheduler"))
+        .header("content-type", "application/json")
+        .json(&subscribe_body(Some(&fw)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "it cannot come back under that id");
 }

@@ -51,6 +51,8 @@ pub struct MasterCtx {
     pub offers: Mutex<crate::scheduler::offers::OfferBook>,
     /// For commands to agents.
     pub http: reqwest::Client,
+    /// Since when frameworks have been without a stream (leader memory).
+    pub disconnected: Mutex<crate::scheduler::failover::Disconnected>,
 }
 
 impl MasterCtx {
@@ -65,6 +67,7 @@ impl MasterCtx {
             streams: crate::scheduler::Streams::default(),
             offers: Mutex::new(Default::default()),
             http: reqwest::Client::new(),
+            disconnected: Mutex::new(Default::default()),
         })
     }
 

@@ -44,6 +44,9 @@ pub async fn run(ctx: Arc<MasterCtx>) {
             if l.term != term {
                 *l = Liveness::new(term, now);
                 ctx.offers().reset(term);
+                if let Ok(mut d) = ctx.disconnected.lock() {
+                    d.reset(term);
+                }
                 if let Ok(mut e) = ctx.elected_at_ms.lock() {
                     *e = Some(now);
                 }
@@ -89,6 +92,7 @@ pub async fn run(ctx: Arc<MasterCtx>) {
             };
             crate::scheduler::tasks::record(&ctx, &task, None, status).await;
         }
+        expire_frameworks(&ctx, now).await;
         offer_round(&ctx, now);
         let keys = ctx.store.read(|s| s.expired_keys(now, EXPIRE_BATCH));
         if !keys.is_empty() {
@@ -171,5 +175,49 @@ fn offer_round(ctx: &MasterCtx, now: u64) {
                 offers: OffersPayload { offers },
             },
         );
+    }
+}
+
+/// Removes frameworks away past their failover timeout and kills their
+/// live tasks (decided by `scheduler::failover::expired`).
+async fn expire_frameworks(ctx: &MasterCtx, now: u64) {
+    let subscribed = ctx.streams.subscribed();
+    let expired = ctx.store.read(|s| match ctx.disconnected.lock() {
+        Ok(mut d) => crate::scheduler::failover::expired(&mut d, s, &subscribed, now),
+        Err(_) => Vec::new(),
+    });
+    for fw in expired {
+        let reason = "its failover timeout expired without a new SUBSCRIBE".to_string();
+        tracing::warn!(framework = %fw, "removing framework: {reason}");
+        if ctx
+            .store
+            .write(
+                Command::RemoveFramework {
+                    id: fw.clone(),
+                    reason,
+                },
+                now,
+            )
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let live: Vec<(corral_core::TaskId, corral_core::MachineId)> = ctx.store.read(|s| {
+            s.tasks
+                .values()
+                .filter(|t| t.framework == fw && !t.state.is_terminal())
+                .map(|t| (t.spec.id.clone(), t.agent.clone()))
+                .collect()
+        });
+        for (task, agent) in live {
+            let cmd = corral_api::native::AgentCommand::KillTask {
+                id: task.0.clone(),
+                grace_ms: crate::scheduler::tasks::KILL_GRACE_MS,
+            };
+            if let Err(e) = crate::agent_link::send(ctx, &agent, cmd).await {
+                tracing::warn!(%task, error = %e, "could not kill a removed framework's task");
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! themselves are in the replicated state, and a framework re-subscribes to
 //! a new leader with its id.
 
+pub mod failover;
 pub mod launch;
 pub mod offers;
 pub mod streams;
