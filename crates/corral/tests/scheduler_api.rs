@@ -361,9 +361,18 @@ async fn launch_status_kill_and_reconcile_over_the_wire() {
         ],
     );
     assert_eq!(call(&c, leader, Some(&s.stream_id), call1).await.0, 202);
+    let mut with_port = task_info(
+        "ported",
+        &b["agent_id"],
+        &format!("test \"$PORT0\" = 31007 && test \"$PORTS\" = 31007 && test \"$HOST\" = {} && test \"$MESOS_TASK_ID\" = ported", b["hostname"].as_str().unwrap()),
+    );
+    with_port["resources"].as_array_mut().unwrap().push(json!({"name": "ports", "type": "RANGES", "ranges": {"range": [{"begin": 31007, "end": 31007}]}}));
     let call2 = accept(
         b,
-        vec![task_info("sleeper", &b["agent_id"], "exec sleep 300")],
+        vec![
+            task_info("sleeper", &b["agent_id"], "exec sleep 300"),
+            with_port,
+        ],
     );
     assert_eq!(call(&c, leader, Some(&s.stream_id), call2).await.0, 202);
     let st = next_update(&mut s, "ok-1", "TASK_FINISHED").await;
@@ -372,6 +381,15 @@ async fn launch_status_kill_and_reconcile_over_the_wire() {
     let st = next_update(&mut s, "fail-1", "TASK_FAILED").await;
     assert_eq!(st["message"], "Command exited with status 3", "{st}");
     next_update(&mut s, "sleeper", "TASK_RUNNING").await;
+    let st = next_update(&mut s, "ported", "TASK_FINISHED").await;
+    assert_eq!(
+        st["source"], "SOURCE_AGENT",
+        "PORT0, PORTS, HOST and MESOS_TASK_ID were set"
+    );
+    assert_eq!(
+        st["source"], "SOURCE_AGENT",
+        "PORT0, PORTS, HOST and MESOS_TASK_ID were set"
+    );
 
     phase("KILL ends the sleeper as TASK_KILLED");
     let kill = json!({"type": "KILL", "framework_id": {"value": fw}, "kill": {"task_id": {"value": "sleeper"}}});

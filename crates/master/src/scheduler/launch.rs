@@ -69,6 +69,36 @@ pub fn plan(offers: &[OutstandingOffer], tasks: Vec<TaskSpec>) -> Result<Plan, R
     })
 }
 
+/// The environment a task starts with: its own variables, then `HOST`
+/// (the agent's address), `PORT0..N` and `PORTS` for the ports it was
+/// given (in range order), and Mesos's `MESOS_TASK_ID`.
+pub fn task_env(spec: &TaskSpec, host: &str) -> std::collections::BTreeMap<String, String> {
+    let mut env = spec.env.clone();
+    let ports: Vec<u16> = spec
+        .resources
+        .ports
+        .iter()
+        .flat_map(|(a, b)| *a..=*b)
+        .collect();
+    for (i, p) in ports.iter().enumerate() {
+        env.insert(format!("PORT{i}"), p.to_string());
+    }
+    if let Some(first) = ports.first() {
+        env.insert("PORT".into(), first.to_string());
+    }
+    env.insert(
+        "PORTS".into(),
+        ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    env.insert("HOST".into(), host.to_string());
+    env.insert("MESOS_TASK_ID".into(), spec.id.0.clone());
+    env
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -106,6 +136,22 @@ mod tests {
             command: "sleep 1".into(),
             env: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn environment() {
+        let mut t = task("web-1", 0.1, 32, Some(31005));
+        t.resources.ports.push((31010, 31011));
+        t.env.insert("MINE".into(), "x".into());
+        let env = task_env(&t, "127.0.0.102");
+        let got: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(
+            got.join(" "),
+            "HOST=127.0.0.102 MESOS_TASK_ID=web-1 MINE=x PORT=31005 PORT0=31005 PORT1=31010 PORT2=31011 PORTS=31005,31010,31011"
+        );
+        let none = task_env(&task("t", 0.1, 32, None), "h");
+        assert_eq!(none["PORTS"], "");
+        assert!(!none.contains_key("PORT0"));
     }
 
     #[test]

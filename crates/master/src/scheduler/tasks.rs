@@ -145,11 +145,15 @@ pub async fn accept(
         Ok(other) => return Err(format!("unexpected store answer {other:?}")),
         Err(e) => return Err(e.to_string()),
     }
+    let host = ctx
+        .store
+        .read(|s| s.agents.get(&plan.agent).map(|a| a.info.ip.clone()))
+        .unwrap_or_default();
     for t in plan.tasks {
         let launch = TaskLaunch {
             id: t.id.0.clone(),
             command: t.command.clone(),
-            env: t.env.clone(),
+            env: launch::task_env(&t, &host),
         };
         if let Err(e) =
             crate::agent_link::send(ctx, &plan.agent, AgentCommand::LaunchTask { task: launch })
