@@ -573,3 +573,73 @@ async fn a_framework_gone_past_its_failover_timeout_is_removed_and_its_tasks_kil
         .unwrap();
     assert_eq!(r.status(), 400, "it cannot come back under that id");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_teardown_removes_the_framework_and_kills_its_tasks() {
+    let c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            extra_args: vec!["--scheduler-heartbeat-secs=0.3".into()],
+            ..Default::default()
+        },
+    );
+    let leader = c.must_leader(T).await;
+    c.must_all_agents_registered(T).await;
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    let mut s = subscribe(&c, leader, None).await;
+    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let offer = next_offers(&mut s, 1).await.remove(0);
+    let launch = json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {
+        "offer_ids": [offer["id"]],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task_info("svc", &offer["agent_id"], "exec sleep 300")]}}]
+    }});
+    assert_eq!(call(&c, leader, Some(&s.stream_id), launch).await.0, 202);
+    next_update(&mut s, "svc", "TASK_RUNNING").await;
+
+    phase("POST /master/teardown: bad input is refused, a follower redirects, the leader removes");
+    let teardown = |i: usize, body: &str| {
+        let (http, url, body) = (
+            c.http.clone(),
+            c.api_url(i, "/master/teardown"),
+            body.to_string(),
+        );
+        async move {
+            http.post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(teardown(leader, "").await, 400);
+    assert_eq!(teardown(leader, "frameworkId=nope").await, 404);
+    assert_eq!(teardown(follower, &format!("frameworkId={fw}")).await, 307);
+    assert_eq!(teardown(leader, &format!("frameworkId={fw}")).await, 200);
+    let mut extra = 0;
+    while s.next().await.is_some() {
+        extra += 1;
+        assert!(extra < 20, "the removed framework's stream keeps going");
+    }
+    corral_testkit::wait_for("svc to be killed", T, || async {
+        let v: Value = c
+            .http
+            .get(c.api_url(leader, "/master/tasks"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        match v["tasks"][0]["state"].as_str() {
+            Some("TASK_KILLED") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+}

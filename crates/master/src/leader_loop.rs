@@ -187,37 +187,8 @@ async fn expire_frameworks(ctx: &MasterCtx, now: u64) {
         Err(_) => Vec::new(),
     });
     for fw in expired {
-        let reason = "its failover timeout expired without a new SUBSCRIBE".to_string();
+        let reason = "its failover timeout expired without a new SUBSCRIBE";
         tracing::warn!(framework = %fw, "removing framework: {reason}");
-        if ctx
-            .store
-            .write(
-                Command::RemoveFramework {
-                    id: fw.clone(),
-                    reason,
-                },
-                now,
-            )
-            .await
-            .is_err()
-        {
-            continue;
-        }
-        let live: Vec<(corral_core::TaskId, corral_core::MachineId)> = ctx.store.read(|s| {
-            s.tasks
-                .values()
-                .filter(|t| t.framework == fw && !t.state.is_terminal())
-                .map(|t| (t.spec.id.clone(), t.agent.clone()))
-                .collect()
-        });
-        for (task, agent) in live {
-            let cmd = corral_api::native::AgentCommand::KillTask {
-                id: task.0.clone(),
-                grace_ms: crate::scheduler::tasks::KILL_GRACE_MS,
-            };
-            if let Err(e) = crate::agent_link::send(ctx, &agent, cmd).await {
-                tracing::warn!(%task, error = %e, "could not kill a removed framework's task");
-            }
-        }
+        let _ = crate::scheduler::tasks::remove_framework(ctx, &fw, reason).await;
     }
 }

@@ -254,3 +254,38 @@ fn framework_json(
         "tasks": live, "completed_tasks": done, "unreachable_tasks": [], "offers": [], "executors": [],
     })
 }
+
+/// `POST /master/teardown` with the form body `frameworkId=ID`: removes the
+/// framework and kills its tasks. Leader-only.
+pub async fn teardown(
+    State(ctx): State<Arc<MasterCtx>>,
+    uri: Uri,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Failure> {
+    require_leader(&ctx, &uri)?;
+    let text = String::from_utf8_lossy(&body);
+    let id = text
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "frameworkId")
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Failure::bad("frameworkId", "send the form body frameworkId=<id>"))?;
+    let fw = corral_core::FrameworkId(id);
+    let known = ctx
+        .store
+        .read(|s| s.frameworks.get(&fw).is_some_and(|f| f.is_active()));
+    if !known {
+        return Err(Failure::NotFound {
+            code: "unknown_framework",
+            message: format!("no active framework {fw}"),
+        });
+    }
+    crate::scheduler::tasks::remove_framework(
+        &ctx,
+        &fw,
+        "torn down by an operator (/master/teardown)",
+    )
+    .await?;
+    Ok(StatusCode::OK)
+}

@@ -40,6 +40,8 @@ pub fn router(ctx: Arc<MasterCtx>) -> Router {
         .route("/master/slaves", get(mesos::slaves))
         .route("/slaves", get(mesos::slaves))
         .route("/master/tasks", get(mesos::tasks))
+        .route("/master/teardown", post(mesos::teardown))
+        .route("/teardown", post(mesos::teardown))
         .route("/tasks", get(mesos::tasks))
         .route("/metrics/snapshot", get(metrics::snapshot))
         .route("/metrics", get(metrics::prometheus))

@@ -106,16 +106,16 @@ pub async fn call(
     }
     match call.kind.as_str() {
         "TEARDOWN" => {
-            let cmd = Command::RemoveFramework {
-                id: framework.clone(),
-                reason: "TEARDOWN by the framework".into(),
-            };
-            if let Err(e) = ctx.store.write(cmd, now_ms()).await {
-                return Failure::from_write(e, uri.path()).into_response();
+            match crate::scheduler::tasks::remove_framework(
+                &ctx,
+                &framework,
+                "TEARDOWN by the framework",
+            )
+            .await
+            {
+                Ok(()) => StatusCode::ACCEPTED.into_response(),
+                Err(f) => f.into_response(),
             }
-            ctx.streams.close(&framework);
-            tracing::info!(%framework, "framework torn down");
-            StatusCode::ACCEPTED.into_response()
         }
         "DECLINE" => {
             let decline: mesos_v1::Decline = match call

@@ -309,3 +309,45 @@ pub fn reconcile(ctx: &MasterCtx, fw: &FrameworkId, named: Vec<TaskId>) {
         ctx.streams.send(fw, ev);
     }
 }
+
+/// Removes a framework (committed), ends its stream, and kills its live
+/// tasks on their agents: TEARDOWN, `/master/teardown`, failover timeout.
+pub async fn remove_framework(
+    ctx: &MasterCtx,
+    fw: &FrameworkId,
+    reason: &str,
+) -> Result<(), crate::error::Failure> {
+    let cmd = Command::RemoveFramework {
+        id: fw.clone(),
+        reason: reason.to_string(),
+    };
+    match ctx.store.write(cmd, now_ms()).await {
+        Ok(Response::Refused { reason }) => {
+            return Err(crate::error::Failure::BadRequest {
+                field: Some("framework_id".into()),
+                message: reason,
+            })
+        }
+        Ok(_) => {}
+        Err(e) => return Err(crate::error::Failure::from_write(e, "/master/teardown")),
+    }
+    ctx.streams.close(fw);
+    tracing::info!(framework = %fw, %reason, "framework removed");
+    let live: Vec<(TaskId, MachineId)> = ctx.store.read(|s| {
+        s.tasks
+            .values()
+            .filter(|t| &t.framework == fw && !t.state.is_terminal())
+            .map(|t| (t.spec.id.clone(), t.agent.clone()))
+            .collect()
+    });
+    for (task, agent) in live {
+        let cmd = AgentCommand::KillTask {
+            id: task.0.clone(),
+            grace_ms: KILL_GRACE_MS,
+        };
+        if let Err(e) = crate::agent_link::send(ctx, &agent, cmd).await {
+            tracing::warn!(%task, error = %e, "could not kill a removed framework's task");
+        }
+    }
+    Ok(())
+}
