@@ -110,6 +110,30 @@ async fn call(
     (status, r.text().await.unwrap(), len)
 }
 
+/// Subscribes with `body`, launches one task running `cmd` on the first
+/// offer, waits until it runs; returns the stream and the framework id.
+async fn subscribe_and_run(
+    c: &Cluster,
+    leader: usize,
+    body: Value,
+    id: &str,
+    cmd: &str,
+) -> (EventStream, String) {
+    let mut s = subscribe_with(c, leader, body).await;
+    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let offer = next_offers(&mut s, 1).await.remove(0);
+    let launch = json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {
+        "offer_ids": [offer["id"]],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task_info(id, &offer["agent_id"], cmd)]}}]
+    }});
+    assert_eq!(call(c, leader, Some(&s.stream_id), launch).await.0, 202);
+    next_update(&mut s, id, "TASK_RUNNING").await;
+    (s, fw)
+}
+
 /// Reads events until offers for `agents` distinct agents arrived.
 async fn next_offers(s: &mut EventStream, agents: usize) -> Vec<Value> {
     let mut offers: Vec<Value> = Vec::new();
@@ -522,18 +546,7 @@ async fn a_framework_gone_past_its_failover_timeout_is_removed_and_its_tasks_kil
     c.must_all_agents_registered(T).await;
     let mut body = subscribe_body(None);
     body["subscribe"]["framework_info"]["failover_timeout"] = json!(1.0);
-    let mut s = subscribe_with(&c, leader, body).await;
-    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let offer = next_offers(&mut s, 1).await.remove(0);
-    let launch = json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {
-        "offer_ids": [offer["id"]],
-        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task_info("orphan", &offer["agent_id"], "exec sleep 300")]}}]
-    }});
-    assert_eq!(call(&c, leader, Some(&s.stream_id), launch).await.0, 202);
-    next_update(&mut s, "orphan", "TASK_RUNNING").await;
+    let (s, fw) = subscribe_and_run(&c, leader, body, "orphan", "exec sleep 300").await;
 
     phase("the framework disconnects and does not come back within 1 s");
     drop(s);
@@ -586,18 +599,8 @@ async fn an_operator_teardown_removes_the_framework_and_kills_its_tasks() {
     let leader = c.must_leader(T).await;
     c.must_all_agents_registered(T).await;
     let follower = (0..3).find(|i| *i != leader).unwrap();
-    let mut s = subscribe(&c, leader, None).await;
-    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let offer = next_offers(&mut s, 1).await.remove(0);
-    let launch = json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {
-        "offer_ids": [offer["id"]],
-        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task_info("svc", &offer["agent_id"], "exec sleep 300")]}}]
-    }});
-    assert_eq!(call(&c, leader, Some(&s.stream_id), launch).await.0, 202);
-    next_update(&mut s, "svc", "TASK_RUNNING").await;
+    let (mut s, fw) =
+        subscribe_and_run(&c, leader, subscribe_body(None), "svc", "exec sleep 300").await;
 
     phase("POST /master/teardown: bad input is refused, a follower redirects, the leader removes");
     let teardown = |i: usize, body: &str| {
