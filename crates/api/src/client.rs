@@ -81,6 +81,21 @@ impl Client {
         }
     }
 
+    /// The same client without a limit on a whole request, for streams
+    /// that stay open (`kv watch`); connecting is still limited.
+    pub fn streaming(&self) -> Client {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .expect("reqwest client with static settings");
+        Client {
+            endpoints: self.endpoints.clone(),
+            http,
+            retry_for: self.retry_for,
+        }
+    }
+
     /// Keeps retrying for up to `d` while the cluster has no leader (an
     /// election) or no server answers (one restarting), instead of failing
     /// at once. Interactive commands and tests want this; the agent's own

@@ -196,7 +196,11 @@ async fn watch(
     as_json: bool,
 ) -> CliResult {
     let path = format!("/v1/watch?prefix={}", crate::url_encode(prefix));
-    let resp = client.send::<()>(Method::GET, &path, None).await?;
+    // A watch stays open for as long as the user wants it.
+    let resp = client
+        .streaming()
+        .send::<()>(Method::GET, &path, None)
+        .await?;
     let mut stream = resp.bytes_stream();
     let mut buf = Vec::new();
     let mut seen = 0u64;

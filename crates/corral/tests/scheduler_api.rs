@@ -66,6 +66,9 @@ async fn subscribe_with(c: &Cluster, i: usize, body: Value) -> EventStream {
         .post(c.api_url(i, "/api/v1/scheduler"))
         .header("content-type", "application/json")
         .header("accept", "application/json")
+        // The stream outlives the kit client's 5 s request limit; each read
+        // has its own deadline in EventStream::next.
+        .timeout(Duration::from_secs(600))
         .json(&body)
         .send()
         .await
