@@ -23,7 +23,9 @@ pub fn router(shared: Arc<AgentShared>) -> Router {
     Router::new()
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/v1/agent/state", get(state))
-        .route("/state", get(state))
+        .route("/state", get(mesos_state))
+        .route("/state.json", get(mesos_state))
+        .route("/slave(1)/state", get(mesos_state))
         .route("/v1/agent/command", post(command))
         .route("/v1/agent/tasks", get(tasks))
         .route("/files/read", get(crate::files::read))
@@ -184,4 +186,37 @@ async fn tasks(State(s): State<Arc<AgentShared>>) -> Response {
         .into_response(),
         Err(e) => driver_error(e),
     }
+}
+
+/// How resource limits are handled on this agent, as `/state` says it.
+pub const RESOURCE_MODE: &str =
+    "accounting only: offers and launches stay within the machine's resources; cgroups limits are not enforced yet";
+
+/// `/state` (and `/slave(1)/state`): the agent in Mesos's shape, with its
+/// tasks and how resource limits are handled here.
+async fn mesos_state(State(s): State<Arc<AgentShared>>) -> Json<serde_json::Value> {
+    let r = &s.registration;
+    let tasks: Vec<serde_json::Value> = s
+        .driver
+        .recover()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, st)| serde_json::to_value(task_view(id, st)).unwrap_or_default())
+        .collect();
+    Json(serde_json::json!({
+        "id": r.id.0,
+        "pid": format!("slave(1)@{}:{}", r.ip, r.agent_port),
+        "hostname": r.ip,
+        "version": corral_api::mesos::MESOS_COMPAT_VERSION,
+        "corral_version": r.version,
+        "resources": {
+            "cpus": r.resources.cpus, "mem": r.resources.mem_mb as f64,
+            "disk": r.resources.disk_mb as f64, "ports": corral_api::mesos::ports_string(&r.resources.ports),
+        },
+        "attributes": r.attributes,
+        "leader_epoch": s.fence().epoch(),
+        "registered": s.registered.load(Ordering::SeqCst),
+        "resource_limits": RESOURCE_MODE,
+        "tasks": tasks,
+    }))
 }

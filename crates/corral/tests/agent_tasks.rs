@@ -115,6 +115,34 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
         "{names:?}"
     );
 
+    phase("the agent's /state is Mesos-shaped, lists the task and says how limits are handled");
+    let st: serde_json::Value = c
+        .http
+        .get(c.agent_url(worker, "/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(st["pid"].as_str().unwrap().starts_with("slave(1)@"), "{st}");
+    assert_eq!(st["resources"]["ports"], "[31000-32000]");
+    assert!(
+        st["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == "web-1" && t["state"] == "running"),
+        "{st}"
+    );
+    assert!(
+        st["resource_limits"]
+            .as_str()
+            .unwrap()
+            .contains("not enforced"),
+        "{st}"
+    );
+
     phase("bad and duplicate launches are refused with a reason");
     let (status, body) = c
         .agent_command(worker, view.term, launch("web-1", "true"))
