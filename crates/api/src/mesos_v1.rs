@@ -363,6 +363,29 @@ pub fn resources(r: &corral_core::Resources) -> Vec<Resource> {
     out
 }
 
+/// An outstanding offer on the wire; `agent` gives its hostname and attributes.
+pub fn offer(
+    o: &corral_core::allocator::OutstandingOffer,
+    agent: Option<&corral_core::Agent>,
+) -> Offer {
+    Offer {
+        id: Id {
+            value: o.id.0.clone(),
+        },
+        framework_id: Id {
+            value: o.framework.0.clone(),
+        },
+        agent_id: Id {
+            value: o.agent.0.clone(),
+        },
+        hostname: agent.map(|a| a.info.ip.clone()).unwrap_or_default(),
+        resources: resources(&o.resources),
+        attributes: agent
+            .map(|a| attributes(&a.info.attributes))
+            .unwrap_or_default(),
+    }
+}
+
 /// Machine metadata as Mesos TEXT attributes.
 pub fn attributes(meta: &BTreeMap<String, String>) -> Vec<Attribute> {
     meta.iter()

@@ -126,25 +126,9 @@ fn offer_round(ctx: &MasterCtx, now: u64) {
             .offers
             .iter()
             .map(|o| {
-                let agent = state.agents.get(&o.agent);
                 (
                     o.framework.clone(),
-                    mesos_v1::Offer {
-                        id: Id {
-                            value: o.id.0.clone(),
-                        },
-                        framework_id: Id {
-                            value: o.framework.0.clone(),
-                        },
-                        agent_id: Id {
-                            value: o.agent.0.clone(),
-                        },
-                        hostname: agent.map(|a| a.info.ip.clone()).unwrap_or_default(),
-                        resources: mesos_v1::resources(&o.resources),
-                        attributes: agent
-                            .map(|a| mesos_v1::attributes(&a.info.attributes))
-                            .unwrap_or_default(),
-                    },
+                    mesos_v1::offer(o, state.agents.get(&o.agent)),
                 )
             })
             .collect();

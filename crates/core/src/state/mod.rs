@@ -312,6 +312,22 @@ impl State {
             .collect()
     }
 
+    /// True when `agent` reports `reported` (a live state) for a task the
+    /// cluster already ended (e.g. declared LOST while the machine was
+    /// away): the task must be killed there, so nothing runs twice.
+    pub fn must_kill_reported(
+        &self,
+        task: &TaskId,
+        agent: &MachineId,
+        reported: TaskState,
+    ) -> bool {
+        !reported.is_terminal()
+            && self
+                .tasks
+                .get(task)
+                .is_some_and(|t| t.state.is_terminal() && &t.agent == agent)
+    }
+
     /// Resources held on `agent` by tasks that have not ended.
     pub fn used_on_agent(&self, agent: &MachineId) -> Resources {
         self.tasks

@@ -527,3 +527,37 @@ fn tasks_of_unreachable_agents_are_lost_after_the_timeout() {
         "t2 already ended; t3's agent is fine"
     );
 }
+
+#[test]
+fn a_live_report_for_an_ended_task_means_kill() {
+    let mut s = State::default();
+    for c in [
+        Command::RegisterAgent(reg(1)),
+        fw("f1", "web"),
+        launch("f1", 1, &["t1", "t2"]),
+        update("t1", None, TaskState::Lost),
+    ] {
+        s.apply(&Request {
+            now_ms: 0,
+            command: c,
+        });
+    }
+    let t = |n: &str| TaskId(n.into());
+    assert!(s.must_kill_reported(&t("t1"), &id(1), TaskState::Running));
+    assert!(
+        !s.must_kill_reported(&t("t1"), &id(1), TaskState::Killed),
+        "an end report is fine"
+    );
+    assert!(
+        !s.must_kill_reported(&t("t1"), &id(2), TaskState::Running),
+        "not its machine"
+    );
+    assert!(
+        !s.must_kill_reported(&t("t2"), &id(1), TaskState::Running),
+        "t2 is live"
+    );
+    assert!(
+        !s.must_kill_reported(&t("t9"), &id(1), TaskState::Running),
+        "unknown task"
+    );
+}

@@ -121,12 +121,10 @@ pub async fn task_status(
     let recorded = crate::scheduler::tasks::record(&ctx, &task, Some(agent.clone()), status).await;
     // A task the cluster already gave up on (LOST while its machine was
     // away) must not keep running: nothing runs twice.
-    let given_up = ctx.store.read(|s| {
-        s.tasks
-            .get(&task)
-            .is_some_and(|t| t.state.is_terminal() && t.agent == agent)
-    });
-    if given_up && !state.is_terminal() {
+    let must_kill = ctx
+        .store
+        .read(|s| s.must_kill_reported(&task, &agent, state));
+    if must_kill {
         tracing::warn!(%task, %agent, "a task declared lost is still running; killing it");
         let cmd = corral_api::native::AgentCommand::KillTask {
             id: task.0.clone(),
