@@ -116,15 +116,7 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
     );
 
     phase("the agent's /state is Mesos-shaped, lists the task and says how limits are handled");
-    let st: serde_json::Value = c
-        .http
-        .get(c.agent_url(worker, "/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let st: serde_json::Value = c.get_json(&c.agent_url(worker, "/state")).await;
     assert!(st["pid"].as_str().unwrap().starts_with("slave(1)@"), "{st}");
     assert_eq!(st["resources"]["ports"], "[31000-32000]");
     assert!(

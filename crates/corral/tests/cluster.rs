@@ -217,40 +217,16 @@ async fn mesos_endpoints_and_metrics() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let v: serde_json::Value = c
-        .http
-        .get(c.api_url(follower, "/version"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = c.get_json(&c.api_url(follower, "/version")).await;
     let version = v["version"].as_str().unwrap();
     assert!(
         version.split('.').all(|p| p.parse::<u32>().is_ok()),
         "numeric version: {version}"
     );
-    let m: serde_json::Value = c
-        .http
-        .get(c.api_url(follower, "/metrics/snapshot"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: serde_json::Value = c.get_json(&c.api_url(follower, "/metrics/snapshot")).await;
     assert_eq!(m["master/elected"], 0.0);
     assert_eq!(m["master/slaves_active"], 3.0);
-    let m: serde_json::Value = c
-        .http
-        .get(c.api_url(leader, "/metrics/snapshot"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: serde_json::Value = c.get_json(&c.api_url(leader, "/metrics/snapshot")).await;
     assert_eq!(m["master/elected"], 1.0);
     let text = c
         .http
@@ -268,15 +244,7 @@ async fn mesos_endpoints_and_metrics() {
 
     phase("/master/state on the leader is Mesos-shaped");
     for path in ["/master/state", "/state.json", "/state"] {
-        let s: serde_json::Value = c
-            .http
-            .get(c.api_url(leader, path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s: serde_json::Value = c.get_json(&c.api_url(leader, path)).await;
         assert_eq!(
             s["leader"],
             format!("master@{}", c.machines[leader].api_addr()),

@@ -65,15 +65,7 @@ async fn pymesos_runs_tasks_on_every_agent() {
     assert!(stdout.contains("all tasks ended as expected"), "{stdout}");
 
     phase("/master/state: the framework tore itself down; its tasks are kept as completed");
-    let state: serde_json::Value = c
-        .http
-        .get(c.api_url(leader, "/master/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: serde_json::Value = c.get_json(&c.api_url(leader, "/master/state")).await;
     assert_eq!(state["frameworks"], serde_json::json!([]), "{state}");
     let done = &state["completed_frameworks"][0];
     assert_eq!(done["name"], "corral-pymesos-example");

@@ -113,6 +113,32 @@ async fn call(
     (status, r.text().await.unwrap(), len)
 }
 
+/// A cluster whose scheduler streams heartbeat every 0.3 s, with its
+/// leader elected and every agent registered.
+async fn scheduler_cluster(machines: usize) -> (Cluster, usize) {
+    let c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            machines,
+            extra_args: vec!["--scheduler-heartbeat-secs=0.3".into()],
+            ..Default::default()
+        },
+    );
+    let leader = c.must_leader(T).await;
+    c.must_all_agents_registered(T).await;
+    (c, leader)
+}
+
+/// Reads SUBSCRIBED off a fresh stream; returns the stream and the framework id.
+async fn subscribed(mut s: EventStream) -> (EventStream, String) {
+    let ev = s.next().await.expect("SUBSCRIBED");
+    let fw = ev["subscribed"]["framework_id"]["value"]
+        .as_str()
+        .expect("a framework id")
+        .to_string();
+    (s, fw)
+}
+
 /// Subscribes with `body`, launches one task running `cmd` on the first
 /// offer, waits until it runs; returns the stream and the framework id.
 async fn subscribe_and_run(
@@ -122,11 +148,7 @@ async fn subscribe_and_run(
     id: &str,
     cmd: &str,
 ) -> (EventStream, String) {
-    let mut s = subscribe_with(c, leader, body).await;
-    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (mut s, fw) = subscribed(subscribe_with(c, leader, body).await).await;
     let offer = next_offers(&mut s, 1).await.remove(0);
     let launch = json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {
         "offer_ids": [offer["id"]],
@@ -301,11 +323,7 @@ async fn scheduler_subscribe_stream_teardown_and_failover() {
     assert_eq!(r.status(), 400, "a removed framework does not come back");
 
     phase("kill the leader: the framework re-subscribes to the new leader with its id");
-    let mut s = subscribe(&c, leader, None).await;
-    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (mut s, fw) = subscribed(subscribe(&c, leader, None).await).await;
     c.kill(leader);
     assert!(
         s.next().await.is_none() || s.next().await.is_none(),
@@ -353,20 +371,8 @@ fn task_info(id: &str, agent: &Value, cmd: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launch_status_kill_and_reconcile_over_the_wire() {
-    let c = Cluster::start(
-        Path::new(BIN),
-        ClusterSpec {
-            extra_args: vec!["--scheduler-heartbeat-secs=0.3".into()],
-            ..Default::default()
-        },
-    );
-    let leader = c.must_leader(T).await;
-    c.must_all_agents_registered(T).await;
-    let mut s = subscribe(&c, leader, None).await;
-    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (c, leader) = scheduler_cluster(3).await;
+    let (mut s, fw) = subscribed(subscribe(&c, leader, None).await).await;
     let offers = next_offers(&mut s, 3).await;
     let accept = |offer: &Value, tasks: Vec<Value>| {
         json!({"type": "ACCEPT", "framework_id": {"value": fw}, "accept": {
@@ -467,21 +473,8 @@ async fn launch_status_kill_and_reconcile_over_the_wire() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_machines_tasks_are_lost_and_killed_when_it_returns() {
-    let mut c = Cluster::start(
-        Path::new(BIN),
-        ClusterSpec {
-            machines: 4,
-            extra_args: vec!["--scheduler-heartbeat-secs=0.3".into()],
-            ..Default::default()
-        },
-    );
-    let leader = c.must_leader(T).await;
-    c.must_all_agents_registered(T).await;
-    let mut s = subscribe(&c, leader, None).await;
-    let fw = s.next().await.unwrap()["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (mut c, leader) = scheduler_cluster(4).await;
+    let (mut s, fw) = subscribed(subscribe(&c, leader, None).await).await;
     let offers = next_offers(&mut s, 4).await;
     let worker_ip = c.machines[3].ip.clone();
     let offer = offers
@@ -538,15 +531,7 @@ async fn a_lost_machines_tasks_are_lost_and_killed_when_it_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_framework_gone_past_its_failover_timeout_is_removed_and_its_tasks_killed() {
-    let c = Cluster::start(
-        Path::new(BIN),
-        ClusterSpec {
-            extra_args: vec!["--scheduler-heartbeat-secs=0.3".into()],
-            ..Default::default()
-        },
-    );
-    let leader = c.must_leader(T).await;
-    c.must_all_agents_registered(T).await;
+    let (c, leader) = scheduler_cluster(3).await;
     let mut body = subscribe_body(None);
     body["subscribe"]["framework_info"]["failover_timeout"] = json!(1.0);
     let (s, fw) = subscribe_and_run(&c, leader, body, "orphan", "exec sleep 300").await;
@@ -592,15 +577,7 @@ async fn a_framework_gone_past_its_failover_timeout_is_removed_and_its_tasks_kil
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_teardown_removes_the_framework_and_kills_its_tasks() {
-    let c = Cluster::start(
-        Path::new(BIN),
-        ClusterSpec {
-            extra_args: vec!["--scheduler-heartbeat-secs=0.3".into()],
-            ..Default::default()
-        },
-    );
-    let leader = c.must_leader(T).await;
-    c.must_all_agents_registered(T).await;
+    let (c, leader) = scheduler_cluster(3).await;
     let follower = (0..3).find(|i| *i != leader).unwrap();
     let (mut s, fw) =
         subscribe_and_run(&c, leader, subscribe_body(None), "svc", "exec sleep 300").await;

@@ -274,6 +274,19 @@ impl Cluster {
         corral_api::Client::new(self.server_endpoints())
     }
 
+    /// GETs `url` and decodes its JSON; panics with the URL on failure.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> T {
+        let r = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        r.json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: not the expected JSON: {e}"))
+    }
+
     /// `/v1/cluster` as machine `i` sees it.
     pub async fn cluster_view(&self, i: usize) -> Result<ClusterView, String> {
         let r = self
