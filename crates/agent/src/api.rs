@@ -16,7 +16,7 @@ use corral_api::native::{
     AgentTaskView, ApiError, ResourcesView,
 };
 
-use crate::driver::{DriverError, Exit, TaskSpec, TaskState};
+use crate::driver::{DriverError, Exit, Limits, TaskSpec, TaskState};
 use crate::AgentShared;
 
 pub fn router(shared: Arc<AgentShared>) -> Router {
@@ -28,6 +28,8 @@ pub fn router(shared: Arc<AgentShared>) -> Router {
         .route("/slave(1)/state", get(mesos_state))
         .route("/v1/agent/command", post(command))
         .route("/v1/agent/tasks", get(tasks))
+        .route("/monitor/statistics", get(crate::monitor::statistics))
+        .route("/monitor/statistics.json", get(crate::monitor::statistics))
         .route("/files/read", get(crate::files::read))
         .route("/files/browse", get(crate::files::browse))
         .with_state(shared)
@@ -91,12 +93,25 @@ async fn command(State(s): State<Arc<AgentShared>>, body: Bytes) -> Response {
         AgentCommand::Ping => {}
         AgentCommand::Reregister => s.reregister.notify_one(),
         AgentCommand::LaunchTask { task } => {
+            if !(task.cpus >= 0.0 && task.cpus.is_finite()) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("cpus {} is not 0 (no limit) or more", task.cpus),
+                    Some("task.cpus"),
+                );
+            }
+            let limits = Limits {
+                cpus: task.cpus,
+                mem_mb: task.mem_mb,
+            };
             let spec = TaskSpec {
                 id: task.id,
                 command: task.command,
                 env: task.env,
             };
-            if let Err(e) = s.driver.launch(&spec) {
+            let enforce_under = s.resource_mode.cgroup_parent();
+            if let Err(e) = s.driver.launch_limited(&spec, limits, enforce_under) {
                 return driver_error(e);
             }
             tracing::info!(task = %spec.id, leader = env.leader_id, "task launched");
@@ -188,12 +203,9 @@ async fn tasks(State(s): State<Arc<AgentShared>>) -> Response {
     }
 }
 
-/// How resource limits are handled on this agent, as `/state` says it.
-pub const RESOURCE_MODE: &str =
-    "accounting only: offers and launches stay within the machine's resources; cgroups limits are not enforced yet";
-
 /// `/state` (and `/slave(1)/state`): the agent in Mesos's shape, with its
-/// tasks and how resource limits are handled here.
+/// tasks and how resource limits are handled here (decided at start:
+/// `cgroups-v2: ...` or `measured: <reason>`, see [`crate::cgroup`]).
 async fn mesos_state(State(s): State<Arc<AgentShared>>) -> Json<serde_json::Value> {
     let r = &s.registration;
     let tasks: Vec<serde_json::Value> = s
@@ -216,7 +228,7 @@ async fn mesos_state(State(s): State<Arc<AgentShared>>) -> Json<serde_json::Valu
         "attributes": r.attributes,
         "leader_epoch": s.fence().epoch(),
         "registered": s.registered.load(Ordering::SeqCst),
-        "resource_limits": RESOURCE_MODE,
+        "resource_limits": s.resource_mode.describe(),
         "tasks": tasks,
     }))
 }

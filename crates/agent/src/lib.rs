@@ -10,14 +10,17 @@
 //!   and re-registers with whichever leads.
 
 pub mod api;
+pub mod cgroup;
 pub mod driver;
 pub mod fence;
 pub mod files;
 pub mod identity;
 pub mod link;
+pub mod monitor;
 pub mod reporter;
 pub mod resources;
 pub mod supervise;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -75,6 +78,9 @@ pub struct AgentShared {
     pub reregister: Notify,
     /// Runs this machine's tasks.
     pub driver: driver::process::ProcessDriver,
+    /// Whether task limits are enforced (cgroups v2) or only measured;
+    /// decided once at start.
+    pub resource_mode: cgroup::Mode,
 }
 
 impl AgentShared {
@@ -114,6 +120,8 @@ pub async fn start(cfg: AgentConfig) -> Result<Arc<AgentShared>, AgentError> {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not scan task sandboxes"),
     }
+    let resource_mode = cgroup::detect();
+    tracing::info!(mode = %resource_mode.describe(), "task resource limits");
     let registration = AgentRegistration {
         id,
         hostname: cfg.name.clone(),
@@ -139,6 +147,7 @@ pub async fn start(cfg: AgentConfig) -> Result<Arc<AgentShared>, AgentError> {
         registered: AtomicBool::new(false),
         reregister: Notify::new(),
         driver,
+        resource_mode,
     });
     let app = api::router(shared.clone());
     tokio::spawn(async move {

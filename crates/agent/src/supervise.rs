@@ -8,13 +8,20 @@
 //! the task's pid in `SANDBOX/task.pid`, waits, and records how the task
 //! ended in `SANDBOX/exit.json` (written atomically). It never restarts a
 //! task: deciding that is the scheduler's job.
+//!
+//! When the agent enforces limits (`cgroup_parent` in `task.json`), it
+//! first makes the task's cgroup with `memory.max` and `cpu.max`, moves the
+//! task into it before exec, and removes it once the task has ended. A task
+//! whose limits cannot be set up does not run.
 
 use std::fs::OpenOptions;
+use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::driver::{files, Exit, TaskSpec};
+use crate::cgroup::TaskCgroup;
+use crate::driver::{files, Exit, StoredTask};
 
 /// Runs the task described in `sandbox`; returns the supervisor's exit code.
 pub fn run(sandbox: &Path) -> i32 {
@@ -31,7 +38,8 @@ pub fn run(sandbox: &Path) -> i32 {
 }
 
 fn supervise(sandbox: &Path) -> Result<(), String> {
-    let spec: TaskSpec = files::read_json(&sandbox.join(files::SPEC))?;
+    let stored: StoredTask = files::read_json(&sandbox.join(files::SPEC))?;
+    let spec = &stored.spec;
     let open = |name: &str| {
         OpenOptions::new()
             .create(true)
@@ -39,8 +47,8 @@ fn supervise(sandbox: &Path) -> Result<(), String> {
             .open(sandbox.join(name))
             .map_err(|e| format!("{}: {e}", sandbox.join(name).display()))
     };
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
         .arg(&spec.command)
         .current_dir(sandbox)
         .envs(&spec.env)
@@ -48,13 +56,41 @@ fn supervise(sandbox: &Path) -> Result<(), String> {
         .stdin(Stdio::null())
         .stdout(open(files::STDOUT)?)
         .stderr(open(files::STDERR)?)
-        .process_group(0)
+        .process_group(0);
+    let cgroup = match &stored.cgroup_parent {
+        Some(parent) => Some(TaskCgroup::create(parent, &spec.id, &stored.limits)?),
+        None => None,
+    };
+    if let Some(cg) = &cgroup {
+        let procs = cg.procs_file();
+        // SAFETY: the hook only calls open, write, close and getpid, which
+        // are async-signal-safe, and allocates nothing.
+        unsafe { cmd.pre_exec(move || procs.join()) };
+    }
+    let spawned = cmd
         .spawn()
-        .map_err(|e| format!("cannot start /bin/sh for task {}: {e}", spec.id))?;
+        .map_err(|e| format!("cannot start /bin/sh for task {}: {e}", spec.id));
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            if let Some(cg) = cgroup {
+                let _ = cg.remove();
+            }
+            return Err(e);
+        }
+    };
     files::write_atomic(&sandbox.join(files::PID), child.id().to_string().as_bytes())?;
     let status = child
         .wait()
         .map_err(|e| format!("waiting for task {}: {e}", spec.id))?;
+    if let Some(cg) = cgroup {
+        if let Err(e) = cg.remove() {
+            // Leave the reason where the task's owner looks.
+            if let Ok(mut f) = open(files::STDERR) {
+                let _ = writeln!(f, "corral supervise: {e}");
+            }
+        }
+    }
     let exit = match (status.code(), status.signal()) {
         (Some(code), _) => Exit::Exited { code },
         (None, Some(signal)) => Exit::Signaled { signal },

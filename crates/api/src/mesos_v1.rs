@@ -131,6 +131,20 @@ pub struct TaskStatus {
     pub agent_id: Option<Id>,
     /// Seconds since the epoch.
     pub timestamp: f64,
+    /// Base64 of 16 bytes naming this update; the framework acknowledges it
+    /// with the same string. None on updates not to be acknowledged
+    /// (reconciliation answers, errors for launches never recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+}
+
+/// `Call.acknowledge`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Acknowledge {
+    #[serde(default)]
+    pub agent_id: Option<Id>,
+    pub task_id: Id,
+    pub uuid: String,
 }
 
 /// `Call.accept`.

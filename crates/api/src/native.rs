@@ -177,14 +177,24 @@ pub enum AgentCommand {
 }
 
 /// A task to run on an agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskLaunch {
     pub id: String,
     /// Run with `/bin/sh -c`.
     pub command: String,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// CPU shares the task may use (cgroups v2 `cpu.max`); 0 = no limit.
+    #[serde(default)]
+    pub cpus: f64,
+    /// Memory in MB (MiB, as Mesos counts) the task may use; 0 = no limit.
+    #[serde(default)]
+    pub mem_mb: u64,
 }
+
+/// `cpus` is never NaN: JSON cannot carry one, so equality is total here,
+/// and the commands holding a launch keep their `Eq`.
+impl Eq for TaskLaunch {}
 
 /// A task as its agent sees it (`GET /v1/agent/tasks` on :5051).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -89,8 +89,8 @@ fn http_client() -> Result<reqwest::Client> {
 pub async fn put(http: &reqwest::Client, url: &str, key: &str, value: &str) -> Result<()> {
     let body = format!(
         r#"{{"key":"{}","value":"{}"}}"#,
-        crate::base64::encode(key.as_bytes()),
-        crate::base64::encode(value.as_bytes())
+        corral_api::base64::encode(key.as_bytes()),
+        corral_api::base64::encode(value.as_bytes())
     );
     let r = http
         .post(format!("{url}/v3/kv/put"))

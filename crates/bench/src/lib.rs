@@ -25,7 +25,6 @@
 //!
 //! Errors are `anyhow` throughout: this is a test harness, like the tests.
 
-pub mod base64;
 pub mod corral;
 pub mod driver;
 pub mod etcd;

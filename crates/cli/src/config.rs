@@ -56,7 +56,7 @@ pub struct Config {
     pub agents: AgentsConfig,
 }
 
-/// The four ports of a machine.
+/// The ports of a machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ports {
@@ -68,6 +68,8 @@ pub struct Ports {
     pub agent: u16,
     /// Raft peer traffic (servers).
     pub raft: u16,
+    /// ZooKeeper-protocol leader detection (servers): `zk://.../mesos`.
+    pub zk: u16,
 }
 
 impl Default for Ports {
@@ -77,18 +79,20 @@ impl Default for Ports {
             apps: 8080,
             agent: 5051,
             raft: 2380,
+            zk: 2181,
         }
     }
 }
 
 impl Ports {
     /// `(field name, port)` in a fixed order.
-    pub fn named(&self) -> [(&'static str, u16); 4] {
+    pub fn named(&self) -> [(&'static str, u16); 5] {
         [
             ("master", self.master),
             ("apps", self.apps),
             ("agent", self.agent),
             ("raft", self.raft),
+            ("zk", self.zk),
         ]
     }
 
@@ -98,6 +102,7 @@ impl Ports {
             apps: self.apps + by,
             agent: self.agent + by,
             raft: self.raft + by,
+            zk: self.zk + by,
         }
     }
 }
@@ -305,6 +310,7 @@ struct RawPorts {
     apps: u16,
     agent: u16,
     raft: u16,
+    zk: u16,
 }
 
 impl Default for RawPorts {
@@ -315,6 +321,7 @@ impl Default for RawPorts {
             apps: p.apps,
             agent: p.agent,
             raft: p.raft,
+            zk: p.zk,
         }
     }
 }
@@ -419,6 +426,7 @@ impl RawConfig {
             apps: self.ports.apps,
             agent: self.ports.agent,
             raft: self.ports.raft,
+            zk: self.ports.zk,
         };
         validate_ports(&ports, machines)?;
 
@@ -826,6 +834,7 @@ pub fn plan(config: &Config, fallback: bool) -> Vec<MachinePlan> {
             push("app-port", ports.apps.to_string());
             push("agent-port", ports.agent.to_string());
             push("raft-port", ports.raft.to_string());
+            push("zk-port", ports.zk.to_string());
             if let Some(id) = server_id {
                 push("server-id", id.to_string());
                 push("bootstrap", bootstrap.clone());

@@ -71,6 +71,15 @@ pub enum Command {
         from_agent: Option<MachineId>,
         status: StatusRecord,
     },
+    /// A framework acknowledged a task's status (the status's revision, from
+    /// its UPDATE's uuid). Clears the task's pending acknowledgement when it
+    /// names the latest status; an older or repeated one changes nothing.
+    /// Refused for a task of another framework or an unknown task.
+    AcknowledgeTask {
+        framework: FrameworkId,
+        id: TaskId,
+        revision: u64,
+    },
 }
 
 /// What applying a command answers to the client that proposed it.
@@ -98,6 +107,11 @@ pub enum Response {
     FrameworkRegistered { id: FrameworkId, reregistered: bool },
     /// Tasks were assigned.
     TasksLaunched { count: usize },
-    /// A status was recorded (`changed` false for a repeat or a late report).
-    TaskUpdated { changed: bool },
+    /// A status was recorded (`changed` false for a repeat or a late report)
+    /// at `revision` (when changed), which its framework acknowledges.
+    TaskUpdated {
+        changed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<u64>,
+    },
 }

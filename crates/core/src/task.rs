@@ -114,6 +114,11 @@ pub struct StatusRecord {
     pub reason: Option<String>,
     /// For a human: what happened and what to do.
     pub message: Option<String>,
+    /// The revision that recorded it (set by apply; whatever a command
+    /// carries here is ignored). Frameworks acknowledge a status by it: it
+    /// is the `uuid` of its UPDATE ([`status_uuid`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
 }
 
 /// A task in the replicated state.
@@ -125,7 +130,38 @@ pub struct Task {
     pub state: TaskState,
     /// Every distinct state it went through, oldest first (at most [`MAX_STATUSES`]).
     pub statuses: Vec<StatusRecord>,
+    /// The revision of the latest status its framework has not acknowledged
+    /// yet; the leader sends that status again until it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unacked: Option<u64>,
 }
+
+impl Task {
+    /// The latest status, as its framework should see it.
+    pub fn latest(&self) -> Option<&StatusRecord> {
+        self.statuses.last()
+    }
+}
+
+/// The 16 bytes a status update's `uuid` stands for: a tag and the
+/// revision that recorded the status (unique in the cluster).
+pub fn status_uuid(revision: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(STATUS_UUID_TAG);
+    b[8..].copy_from_slice(&revision.to_be_bytes());
+    b
+}
+
+/// The revision a status update's `uuid` bytes carry, if they are ours.
+pub fn status_revision(uuid: &[u8]) -> Option<u64> {
+    let (tag, rev) = uuid.split_at_checked(8)?;
+    if tag != STATUS_UUID_TAG || rev.len() != 8 {
+        return None;
+    }
+    Some(u64::from_be_bytes(rev.try_into().ok()?))
+}
+
+const STATUS_UUID_TAG: &[u8; 8] = b"corral\0\x01";
 
 /// Status history kept per task.
 pub const MAX_STATUSES: usize = 16;

@@ -7,111 +7,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use corral_api::mesos_v1::take_records;
+use corral_testkit::scheduler::{
+    call, next_offers, next_update, subscribe, subscribe_body, subscribe_with, subscribed,
+    task_info, EventStream,
+};
 use corral_testkit::{phase, Cluster, ClusterSpec};
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const T: Duration = Duration::from_secs(20);
-
-fn subscribe_body(framework_id: Option<&str>) -> Value {
-    let mut b = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "root", "name": "wire-test", "failover_timeout": 100}}});
-    if let Some(id) = framework_id {
-        b["framework_id"] = json!({"value": id});
-        b["subscribe"]["framework_info"]["id"] = json!({"value": id});
-    }
-    b
-}
-
-/// An open event stream: its id and a reader of whole records.
-struct EventStream {
-    stream_id: String,
-    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buf: Vec<u8>,
-    ready: std::collections::VecDeque<Vec<u8>>,
-    /// UPDATE statuses read but not yet asked for.
-    updates: Vec<Value>,
-}
-
-impl EventStream {
-    /// The next event, or None when the server ended the stream.
-    async fn next(&mut self) -> Option<Value> {
-        loop {
-            if let Some(rec) = self.ready.pop_front() {
-                return Some(serde_json::from_slice(&rec).unwrap());
-            }
-            self.ready.extend(take_records(&mut self.buf).unwrap());
-            if !self.ready.is_empty() {
-                continue;
-            }
-            match tokio::time::timeout(T, self.body.next())
-                .await
-                .expect("an event within the deadline")
-            {
-                Some(Ok(chunk)) => self.buf.extend_from_slice(&chunk),
-                _ => return None,
-            }
-        }
-    }
-}
-
-async fn subscribe(c: &Cluster, i: usize, framework_id: Option<&str>) -> EventStream {
-    subscribe_with(c, i, subscribe_body(framework_id)).await
-}
-
-async fn subscribe_with(c: &Cluster, i: usize, body: Value) -> EventStream {
-    let r = c
-        .http
-        .post(c.api_url(i, "/api/v1/scheduler"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        // The stream outlives the kit client's 5 s request limit; each read
-        // has its own deadline in EventStream::next.
-        .timeout(Duration::from_secs(600))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "SUBSCRIBE: {:?}", r.text().await);
-    assert_eq!(
-        r.headers()["transfer-encoding"],
-        "chunked",
-        "pymesos requires a chunked response"
-    );
-    assert_eq!(r.headers()["content-type"], "application/json");
-    let stream_id = r.headers()["mesos-stream-id"].to_str().unwrap().to_string();
-    EventStream {
-        stream_id,
-        body: Box::pin(r.bytes_stream()),
-        buf: Vec::new(),
-        ready: Default::default(),
-        updates: Vec::new(),
-    }
-}
-
-async fn call(
-    c: &Cluster,
-    i: usize,
-    stream_id: Option<&str>,
-    body: Value,
-) -> (u16, String, Option<String>) {
-    let mut req = c
-        .http
-        .post(c.api_url(i, "/api/v1/scheduler"))
-        .header("content-type", "application/json")
-        .json(&body);
-    if let Some(s) = stream_id {
-        req = req.header("Mesos-Stream-Id", s);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let len = r
-        .headers()
-        .get("content-length")
-        .map(|v| v.to_str().unwrap().to_string());
-    (status, r.text().await.unwrap(), len)
-}
 
 /// A cluster whose scheduler streams heartbeat every 0.3 s, with its
 /// leader elected and every agent registered.
@@ -127,16 +31,6 @@ async fn scheduler_cluster(machines: usize) -> (Cluster, usize) {
     let leader = c.must_leader(T).await;
     c.must_all_agents_registered(T).await;
     (c, leader)
-}
-
-/// Reads SUBSCRIBED off a fresh stream; returns the stream and the framework id.
-async fn subscribed(mut s: EventStream) -> (EventStream, String) {
-    let ev = s.next().await.expect("SUBSCRIBED");
-    let fw = ev["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .expect("a framework id")
-        .to_string();
-    (s, fw)
 }
 
 /// Subscribes with `body`, launches one task running `cmd` on the first
@@ -157,27 +51,6 @@ async fn subscribe_and_run(
     assert_eq!(call(c, leader, Some(&s.stream_id), launch).await.0, 202);
     next_update(&mut s, id, "TASK_RUNNING").await;
     (s, fw)
-}
-
-/// Reads events until offers for `agents` distinct agents arrived.
-async fn next_offers(s: &mut EventStream, agents: usize) -> Vec<Value> {
-    let mut offers: Vec<Value> = Vec::new();
-    for _ in 0..100 {
-        let ev = s.next().await.expect("the stream stays open");
-        if ev["type"] == "OFFERS" {
-            offers.extend(ev["offers"]["offers"].as_array().unwrap().iter().cloned());
-        }
-        let mut distinct: Vec<&str> = offers
-            .iter()
-            .map(|o| o["agent_id"]["value"].as_str().unwrap())
-            .collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        if distinct.len() >= agents {
-            return offers;
-        }
-    }
-    panic!("no offers from {agents} agents in 100 events: {offers:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,37 +209,6 @@ async fn scheduler_subscribe_stream_teardown_and_failover() {
         ev["subscribed"]["framework_id"]["value"], fw,
         "same framework, from the replicated state"
     );
-}
-
-/// The UPDATE for `task` in state `want`, from updates seen before or read
-/// now (updates of several tasks interleave).
-async fn next_update(s: &mut EventStream, task: &str, want: &str) -> Value {
-    let matches = |st: &Value| st["task_id"]["value"] == task && st["state"] == want;
-    if let Some(pos) = s.updates.iter().position(matches) {
-        return s.updates.remove(pos);
-    }
-    for _ in 0..200 {
-        let ev = s.next().await.expect("the stream stays open");
-        if ev["type"] == "UPDATE" {
-            let st = ev["update"]["status"].clone();
-            if matches(&st) {
-                return st;
-            }
-            s.updates.push(st);
-        }
-    }
-    panic!("no {want} for {task}; saw {:?}", s.updates);
-}
-
-fn task_info(id: &str, agent: &Value, cmd: &str) -> Value {
-    json!({
-        "name": id, "task_id": {"value": id}, "agent_id": agent,
-        "resources": [
-            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
-            {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}
-        ],
-        "command": {"value": cmd, "environment": {"variables": [{"name": "WHO", "value": "corral"}]}}
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -625,4 +467,89 @@ async fn an_operator_teardown_removes_the_framework_and_kills_its_tasks() {
         }
     })
     .await;
+}
+
+/// The next UPDATE of `task`, skipping everything else; None if
+/// `heartbeats` HEARTBEATs pass first.
+async fn update_within_heartbeats(
+    s: &mut EventStream,
+    task: &str,
+    heartbeats: usize,
+) -> Option<Value> {
+    let mut seen = 0;
+    while seen < heartbeats {
+        let ev = s.next().await.expect("the stream stays open");
+        match ev["type"].as_str() {
+            Some("HEARTBEAT") => seen += 1,
+            Some("UPDATE") if ev["update"]["status"]["task_id"]["value"] == task => {
+                return Some(ev["update"]["status"].clone())
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_updates_are_resent_until_acknowledged() {
+    let c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            machines: 1,
+            servers: 1,
+            extra_args: vec![
+                "--scheduler-heartbeat-secs=0.3".into(),
+                "--status-update-retry-secs=0.5".into(),
+            ],
+            ..Default::default()
+        },
+    );
+    c.must_leader(T).await;
+    c.must_all_agents_registered(T).await;
+    let ack = |fw: &str, st: &Value| {
+        json!({"type": "ACKNOWLEDGE", "framework_id": {"value": fw}, "acknowledge": {
+            "agent_id": st["agent_id"], "task_id": st["task_id"], "uuid": st["uuid"]}})
+    };
+
+    phase("an update carries a uuid and comes again, the same, until it is acknowledged");
+    let (mut s, fw) = subscribe_and_run(&c, 0, subscribe_body(None), "nap", "sleep 2").await;
+    let again = update_within_heartbeats(&mut s, "nap", 10)
+        .await
+        .expect("the unacknowledged RUNNING is sent again");
+    assert_eq!(again["state"], "TASK_RUNNING");
+    let uuid = again["uuid"].as_str().expect("a uuid").to_string();
+    assert!(uuid.len() >= 22, "base64 of 16 bytes: {uuid}");
+    assert_eq!(
+        call(&c, 0, Some(&s.stream_id), ack(&fw, &again)).await.0,
+        202
+    );
+    // The retries were 0.5 s then 1 s apart; 2 s of heartbeats see none.
+    let next = update_within_heartbeats(&mut s, "nap", 7).await;
+    assert!(
+        next.as_ref().is_none_or(|st| st["state"] != "TASK_RUNNING"),
+        "an acknowledged update is not sent again: {next:?}"
+    );
+
+    phase("a status recorded while the framework is away reaches it when it subscribes again");
+    drop(s);
+    c.must_task_state("nap", "TASK_FINISHED", T).await;
+    let (mut s, _) = subscribed(subscribe(&c, 0, Some(&fw)).await).await;
+    let done = update_within_heartbeats(&mut s, "nap", 10)
+        .await
+        .expect("FINISHED on the new stream, without a RECONCILE");
+    assert_eq!(done["state"], "TASK_FINISHED");
+    assert_ne!(done["uuid"], Value::from(uuid.clone()));
+
+    phase("a uuid this master never sent is refused, naming the field");
+    let mut bad = ack(&fw, &done);
+    bad["acknowledge"]["uuid"] = json!("bm90LW91cnM=");
+    let (code, body, _) = call(&c, 0, Some(&s.stream_id), bad).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("acknowledge.uuid"), "{body}");
+    assert_eq!(
+        call(&c, 0, Some(&s.stream_id), ack(&fw, &done)).await.0,
+        202
+    );
+    let after = update_within_heartbeats(&mut s, "nap", 5).await;
+    assert!(after.is_none(), "acknowledged: {after:?}");
 }

@@ -22,6 +22,9 @@ pub struct MasterConfig {
     pub max_missed_heartbeats: u32,
     /// Seconds between HEARTBEAT events on a quiet scheduler stream (Mesos: 15).
     pub scheduler_heartbeat_secs: f64,
+    /// First wait before an unacknowledged status update is sent again; it
+    /// doubles per try (Mesos: 10 s).
+    pub status_retry_ms: u64,
 }
 
 impl MasterConfig {
@@ -53,6 +56,8 @@ pub struct MasterCtx {
     pub http: reqwest::Client,
     /// Since when frameworks have been without a stream (leader memory).
     pub disconnected: Mutex<crate::scheduler::failover::Disconnected>,
+    /// When pending status updates were last sent (leader memory).
+    pub redelivery: Mutex<crate::scheduler::redelivery::Redelivery>,
 }
 
 impl MasterCtx {
@@ -68,11 +73,18 @@ impl MasterCtx {
             offers: Mutex::new(Default::default()),
             http: reqwest::Client::new(),
             disconnected: Mutex::new(Default::default()),
+            redelivery: Mutex::new(Default::default()),
         })
     }
 
     pub fn offers(&self) -> std::sync::MutexGuard<'_, crate::scheduler::offers::OfferBook> {
         self.offers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn redelivery(
+        &self,
+    ) -> std::sync::MutexGuard<'_, crate::scheduler::redelivery::Redelivery> {
+        self.redelivery.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn liveness(&self) -> std::sync::MutexGuard<'_, Liveness> {

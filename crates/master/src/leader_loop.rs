@@ -5,7 +5,8 @@
 //! - expires kv keys whose TTL ran out on this leader's clock (committed);
 //! - declares the tasks of machines unreachable for a second timeout LOST
 //!   (committed, and told to their frameworks);
-//! - runs one allocation round and sends offers.
+//! - runs one allocation round and sends offers;
+//! - sends unacknowledged status updates again (`scheduler::redelivery`).
 //!
 //! What to do is decided by pure functions (`Liveness::overdue`,
 //! `State::expired_keys`); this loop only feeds them the time.
@@ -20,6 +21,8 @@ use crate::liveness::Liveness;
 
 /// How often the leader checks liveness and TTLs.
 pub const TICK: Duration = Duration::from_millis(100);
+/// How often the leader looks for status updates to send again.
+pub const REDELIVERY_SCAN_MS: u64 = 250;
 /// Most keys expired by one command.
 pub const EXPIRE_BATCH: usize = 1000;
 
@@ -27,6 +30,7 @@ pub const EXPIRE_BATCH: usize = 1000;
 pub async fn run(ctx: Arc<MasterCtx>) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_redelivery = 0;
     loop {
         tick.tick().await;
         if !ctx.store.is_leader() {
@@ -47,6 +51,7 @@ pub async fn run(ctx: Arc<MasterCtx>) {
                 if let Ok(mut d) = ctx.disconnected.lock() {
                     d.reset(term);
                 }
+                ctx.redelivery().reset(term);
                 if let Ok(mut e) = ctx.elected_at_ms.lock() {
                     *e = Some(now);
                 }
@@ -89,11 +94,16 @@ pub async fn run(ctx: Arc<MasterCtx>) {
                     "machine {agent} has been unreachable for {:.1} s; if it comes back, the task is killed there",
                     away as f64 / 1000.0
                 )),
+                revision: None,
             };
             crate::scheduler::tasks::record(&ctx, &task, None, status).await;
         }
         expire_frameworks(&ctx, now).await;
         offer_round(&ctx, now);
+        if now >= next_redelivery {
+            crate::scheduler::tasks::redeliver(&ctx, now);
+            next_redelivery = now + REDELIVERY_SCAN_MS;
+        }
         let keys = ctx.store.read(|s| s.expired_keys(now, EXPIRE_BATCH));
         if !keys.is_empty() {
             if let Err(e) = ctx.store.write(Command::KvExpire { keys }, now).await {

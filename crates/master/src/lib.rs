@@ -19,6 +19,7 @@ pub mod redirect;
 pub mod routes;
 pub mod scheduler;
 pub mod view;
+pub mod zk;
 
 pub use context::{MasterConfig, MasterCtx};
 pub use routes::router;

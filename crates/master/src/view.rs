@@ -1,10 +1,38 @@
 //! Converts the replicated state and Raft membership into corral's wire
 //! views ([`corral_api::native`]). Read-only; used by several routes.
 
+use corral_api::mesos::MESOS_COMPAT_VERSION;
+use corral_api::mesos_v1::{Address, MasterInfo};
 use corral_api::native::{ports_to_string, ClusterView, MachineView, ResourcesView, ServerView};
 use corral_core::{Agent, AgentStatus};
 
 use crate::context::MasterCtx;
+
+/// Mesos's MasterInfo for server `server_id` serving its API on
+/// `api_addr` (`ip:port`): what SUBSCRIBED carries and what the
+/// leader-detection znode holds.
+pub fn master_info(server_id: u64, api_addr: &str) -> MasterInfo {
+    let (host, port) = api_addr.rsplit_once(':').unwrap_or((api_addr, "5050"));
+    let port = port.parse().unwrap_or(5050);
+    // Mesos sends the IPv4 address as a u32 in network byte order.
+    let ip = host
+        .parse::<std::net::Ipv4Addr>()
+        .map(|a| u32::from_le_bytes(a.octets()))
+        .unwrap_or(0);
+    MasterInfo {
+        id: format!("corral-master-{server_id}"),
+        ip,
+        port,
+        pid: corral_api::mesos::master_pid(api_addr),
+        hostname: host.to_string(),
+        version: MESOS_COMPAT_VERSION.to_string(),
+        address: Address {
+            hostname: host.to_string(),
+            ip: host.to_string(),
+            port,
+        },
+    }
+}
 
 pub fn resources(r: &corral_core::Resources) -> ResourcesView {
     ResourcesView {

@@ -29,6 +29,10 @@ pub struct NodeArgs {
     /// Raft peer port (servers).
     #[arg(long, default_value_t = 2380)]
     pub raft_port: u16,
+    /// ZooKeeper-protocol leader detection port (servers): clients given
+    /// `zk://IP:PORT,.../mesos` find the leading master there. 0 turns it off.
+    #[arg(long, default_value_t = 2181)]
+    pub zk_port: u16,
     /// Makes this machine a server with this Raft id (1, 2, 3, ...).
     #[arg(long)]
     pub server_id: Option<u64>,
@@ -67,6 +71,10 @@ pub struct NodeArgs {
     /// Seconds between HEARTBEAT events on a quiet scheduler stream.
     #[arg(long, default_value_t = 15.0)]
     pub scheduler_heartbeat_secs: f64,
+    /// Seconds before an unacknowledged status update is sent to its
+    /// framework again (doubling per try, at most 10 minutes).
+    #[arg(long, default_value_t = 10.0)]
+    pub status_update_retry_secs: f64,
     /// Raft heartbeat interval in ms (also the time limit of one replication RPC).
     #[arg(long, default_value_t = 40)]
     pub raft_heartbeat_ms: u64,

@@ -218,6 +218,16 @@ async fn start_server(
     let raft_listener = bind(raft_addr.clone(), "raft peers").await?;
     let master_listener = bind(api_addr.clone(), "master API").await?;
     let app_listener = bind(format!("{}:{}", args.ip, args.app_port), "app API").await?;
+    let zk_listener = match args.zk_port {
+        0 => None,
+        port => Some(
+            bind(
+                format!("{}:{}", args.ip, port),
+                "leader detection (ZooKeeper protocol)",
+            )
+            .await?,
+        ),
+    };
 
     let store = Store::open(StoreConfig {
         id,
@@ -239,6 +249,7 @@ async fn start_server(
             heartbeat_ms: args.heartbeat_ms,
             max_missed_heartbeats: args.max_missed_heartbeats,
             scheduler_heartbeat_secs: args.scheduler_heartbeat_secs,
+            status_retry_ms: (args.status_update_retry_secs.max(0.01) * 1000.0) as u64,
         },
         store.clone(),
     );
@@ -248,6 +259,9 @@ async fn start_server(
         "master API",
     );
     serve_in_background(app_listener, app_api::router(), "app API");
+    if let Some(l) = zk_listener {
+        tokio::spawn(corral_master::zk::serve(l, ctx.clone()));
+    }
     tokio::spawn(corral_master::leader_loop::run(ctx));
 
     if store.is_fresh().await {

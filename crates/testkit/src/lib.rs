@@ -7,6 +7,8 @@
 //! gets a fresh temp dir and a /24 of 127.x.y.0 no other cluster in this
 //! process uses, so tests run in parallel without port clashes.
 
+pub mod scheduler;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -441,6 +443,30 @@ impl Cluster {
                 }
             },
         )
+        .await
+    }
+
+    /// Waits until the leader's `/master/tasks` shows `task` in `state`
+    /// (e.g. `TASK_FINISHED`).
+    pub async fn must_task_state(&self, task: &str, state: &str, within: Duration) {
+        wait_for(&format!("task {task} in {state}"), within, || async {
+            let leader = self.leader_index().await?;
+            let r = self
+                .http
+                .get(self.api_url(leader, "/master/tasks"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let v: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+            let found = v["tasks"]
+                .as_array()
+                .and_then(|ts| ts.iter().find(|t| t["id"] == task))
+                .map(|t| t["state"].clone());
+            match found {
+                Some(s) if s == state => Ok(()),
+                other => Err(format!("state {other:?}")),
+            }
+        })
         .await
     }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-/// The task's spec.
+/// The task's spec and limits ([`super::StoredTask`]).
 pub const SPEC: &str = "task.json";
 /// The task's stdout and stderr.
 pub const STDOUT: &str = "stdout";

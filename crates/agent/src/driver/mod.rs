@@ -8,6 +8,7 @@ pub mod files;
 pub mod process;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,39 @@ pub struct TaskSpec {
     pub command: String,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+}
+
+/// A task's resource limits; 0 means no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// CPU shares.
+    #[serde(default)]
+    pub cpus: f64,
+    /// Memory in MB (MiB, as Mesos counts).
+    #[serde(default)]
+    pub mem_mb: u64,
+}
+
+impl Limits {
+    /// The memory limit in bytes (0: none).
+    pub fn mem_bytes(&self) -> u64 {
+        self.mem_mb.saturating_mul(1024 * 1024)
+    }
+}
+
+/// What `task.json` holds: the spec, its limits, and where the supervisor
+/// enforces them. A `task.json` written before limits existed reads as no
+/// limits, not enforced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredTask {
+    #[serde(flatten)]
+    pub spec: TaskSpec,
+    #[serde(default)]
+    pub limits: Limits,
+    /// The cgroup v2 directory under which the supervisor makes the task's
+    /// cgroup (see `crate::cgroup`); none: limits are only measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_parent: Option<PathBuf>,
 }
 
 /// How a task ended. Stored as `exit.json` in the sandbox.
@@ -78,4 +112,67 @@ pub fn valid_task_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_json_keeps_limits_and_reads_old_files() {
+        let cases = [
+            (
+                "before limits existed",
+                r#"{"id":"web-1","command":"sleep 1","env":{"A":"1"}}"#,
+                Limits::default(),
+                None,
+            ),
+            (
+                "limits, measured only",
+                r#"{"id":"web-1","command":"sleep 1","env":{"A":"1"},
+                    "limits":{"cpus":0.5,"mem_mb":256}}"#,
+                Limits {
+                    cpus: 0.5,
+                    mem_mb: 256,
+                },
+                None,
+            ),
+            (
+                "limits, enforced",
+                r#"{"id":"web-1","command":"sleep 1","env":{"A":"1"},
+                    "limits":{"cpus":2.0,"mem_mb":0},"cgroup_parent":"/sys/fs/cgroup/corral"}"#,
+                Limits {
+                    cpus: 2.0,
+                    mem_mb: 0,
+                },
+                Some(PathBuf::from("/sys/fs/cgroup/corral")),
+            ),
+        ];
+        for (name, json, limits, cgroup_parent) in cases {
+            let t: StoredTask = serde_json::from_str(json).expect(name);
+            let want = StoredTask {
+                spec: TaskSpec {
+                    id: "web-1".into(),
+                    command: "sleep 1".into(),
+                    env: BTreeMap::from([("A".to_string(), "1".to_string())]),
+                },
+                limits,
+                cgroup_parent,
+            };
+            assert_eq!(t, want, "{name}");
+            let again: StoredTask =
+                serde_json::from_slice(&serde_json::to_vec(&t).unwrap()).unwrap();
+            assert_eq!(again, want, "{name}: round trip");
+            let spec: TaskSpec = serde_json::from_str(json).unwrap();
+            assert_eq!(spec, want.spec, "{name}: still a TaskSpec");
+        }
+        assert_eq!(
+            Limits {
+                cpus: 0.0,
+                mem_mb: 256
+            }
+            .mem_bytes(),
+            256 << 20
+        );
+    }
 }

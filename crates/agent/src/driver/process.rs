@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{files, valid_task_id, DriverError, Exit, TaskSpec, TaskState};
+use super::{files, valid_task_id, DriverError, Exit, Limits, StoredTask, TaskSpec, TaskState};
 
 /// Runs tasks as supervised processes under `root/<task id>/`.
 #[derive(Debug, Clone)]
@@ -42,9 +42,20 @@ impl ProcessDriver {
         Ok(self.root.join(id))
     }
 
-    /// Starts a task. Refuses an id that already has a sandbox: a task never
-    /// runs twice on one machine.
+    /// Starts a task without limits. Refuses an id that already has a
+    /// sandbox: a task never runs twice on one machine.
     pub fn launch(&self, spec: &TaskSpec) -> Result<(), DriverError> {
+        self.launch_limited(spec, Limits::default(), None)
+    }
+
+    /// Starts a task with `limits`, enforced in a cgroup under
+    /// `cgroup_parent` when there is one (else only measured).
+    pub fn launch_limited(
+        &self,
+        spec: &TaskSpec,
+        limits: Limits,
+        cgroup_parent: Option<&Path>,
+    ) -> Result<(), DriverError> {
         let dir = self.sandbox(&spec.id)?;
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
@@ -53,7 +64,12 @@ impl ProcessDriver {
             }
             Err(e) => return Err(io(format!("{}: {e}", dir.display()))),
         }
-        let json = serde_json::to_vec_pretty(spec).map_err(io)?;
+        let stored = StoredTask {
+            spec: spec.clone(),
+            limits,
+            cgroup_parent: cgroup_parent.map(Path::to_path_buf),
+        };
+        let json = serde_json::to_vec_pretty(&stored).map_err(io)?;
         files::write_atomic(&dir.join(files::SPEC), &json).map_err(io)?;
         let mut cmd = Command::new(&self.supervisor);
         cmd.arg("supervise")
@@ -116,6 +132,15 @@ impl ProcessDriver {
         Ok(TaskState::Lost {
             reason: "its supervisor ended without recording an exit".into(),
         })
+    }
+
+    /// Task `id` as launched: its spec and limits (from `task.json`).
+    pub fn task(&self, id: &str) -> Result<StoredTask, DriverError> {
+        let path = self.sandbox(id)?.join(files::SPEC);
+        if !path.exists() {
+            return Err(DriverError::Unknown(id.to_string()));
+        }
+        files::read_json(&path).map_err(io)
     }
 
     /// Sends `signal` to the task's whole process group.

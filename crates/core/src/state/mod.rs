@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::framework::{Framework, FrameworkId};
 use crate::kv::KvEntry;
 use crate::machine::{Agent, AgentStatus, MachineId, Resources};
-use crate::task::{Task, TaskId, TaskState, MAX_STATUSES};
+use crate::task::{StatusRecord, Task, TaskId, TaskState, MAX_STATUSES};
 
 /// Everything the store replicates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -210,7 +210,9 @@ impl State {
                                     at_ms: now,
                                     reason: None,
                                     message: None,
+                                    revision: Some(rev),
                                 }],
+                                unacked: None,
                             },
                         );
                     }
@@ -234,11 +236,18 @@ impl State {
                     }
                 }
                 Some(t) if t.state.is_terminal() || t.state == status.state => {
-                    Response::TaskUpdated { changed: false }
+                    Response::TaskUpdated {
+                        changed: false,
+                        revision: None,
+                    }
                 }
                 Some(t) => {
                     t.state = status.state;
-                    t.statuses.push(status.clone());
+                    t.statuses.push(StatusRecord {
+                        revision: Some(rev),
+                        ..status.clone()
+                    });
+                    t.unacked = Some(rev);
                     if t.statuses.len() > MAX_STATUSES {
                         // Keep the first (STAGING) and the most recent ones.
                         t.statuses.remove(1);
@@ -248,8 +257,29 @@ impl State {
                         framework: t.framework.clone(),
                         state: status.state,
                     });
-                    Response::TaskUpdated { changed: true }
+                    Response::TaskUpdated {
+                        changed: true,
+                        revision: Some(rev),
+                    }
                 }
+            },
+            Command::AcknowledgeTask {
+                framework,
+                id,
+                revision,
+            } => match self.tasks.get_mut(id) {
+                Some(t) if &t.framework == framework => {
+                    if t.unacked == Some(*revision) {
+                        t.unacked = None;
+                    }
+                    Response::Done
+                }
+                Some(_) => Response::Refused {
+                    reason: format!("task {id} belongs to another framework"),
+                },
+                None => Response::Refused {
+                    reason: format!("no task {id}"),
+                },
             },
         };
         (response, events)

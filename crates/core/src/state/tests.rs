@@ -69,10 +69,11 @@ fn dump(s: &State) -> String {
         let states: Vec<&str> = t.statuses.iter().map(|st| st.state.mesos_name()).collect();
         let _ = write!(
             out,
-            "task {id} fw={} on={} [{}];",
+            "task {id} fw={} on={} [{}] unacked={:?};",
             t.framework,
             &t.agent.0[30..],
-            states.join(",")
+            states.join(","),
+            t.unacked
         );
     }
     out
@@ -312,7 +313,16 @@ fn update(task: &str, from: Option<u8>, state: TaskState) -> Command {
             at_ms: 0,
             reason: None,
             message: None,
+            revision: None,
         },
+    }
+}
+
+fn ack(fw: &str, task: &str, revision: u64) -> Command {
+    Command::AcknowledgeTask {
+        framework: FrameworkId(fw.into()),
+        id: TaskId(task.into()),
+        revision,
     }
 }
 
@@ -363,7 +373,7 @@ fn launch_tasks() {
         &setup,
         5,
         launch("f1", 1, &["t1", "t2"]),
-        r#"TasksLaunched { count: 2 } | [TaskLaunched { id: TaskId("t1"), framework: FrameworkId("f1"), agent: MachineId("00000000000000000000000000000001") }, TaskLaunched { id: TaskId("t2"), framework: FrameworkId("f1"), agent: MachineId("00000000000000000000000000000001") }] | agent 01 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;task t1 fw=f1 on=01 [TASK_STAGING];task t2 fw=f1 on=01 [TASK_STAGING];"#,
+        r#"TasksLaunched { count: 2 } | [TaskLaunched { id: TaskId("t1"), framework: FrameworkId("f1"), agent: MachineId("00000000000000000000000000000001") }, TaskLaunched { id: TaskId("t2"), framework: FrameworkId("f1"), agent: MachineId("00000000000000000000000000000001") }] | agent 01 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;task t1 fw=f1 on=01 [TASK_STAGING] unacked=None;task t2 fw=f1 on=01 [TASK_STAGING] unacked=None;"#,
     );
     // Refused whole: a known id, a duplicate in the batch, an unknown framework or agent.
     let mut with_t1 = setup.to_vec();
@@ -416,7 +426,7 @@ fn update_task() {
         &setup,
         4,
         update("t1", Some(1), TaskState::Running),
-        r#"TaskUpdated { changed: true } | [TaskUpdated { id: TaskId("t1"), framework: FrameworkId("f1"), state: Running }] | agent 01 Active reg=1 rereg=1 unreachable=None;agent 02 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING];"#,
+        r#"TaskUpdated { changed: true, revision: Some(5) } | [TaskUpdated { id: TaskId("t1"), framework: FrameworkId("f1"), state: Running }] | agent 01 Active reg=1 rereg=1 unreachable=None;agent 02 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING] unacked=Some(5);"#,
     );
     let mut done = setup.to_vec();
     done.push((4, update("t1", Some(1), TaskState::Running)));
@@ -425,14 +435,14 @@ fn update_task() {
         &done,
         5,
         update("t1", Some(1), TaskState::Running),
-        r#"TaskUpdated { changed: false } | [] | agent 01 Active reg=1 rereg=1 unreachable=None;agent 02 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING];"#,
+        r#"TaskUpdated { changed: false, revision: None } | [] | agent 01 Active reg=1 rereg=1 unreachable=None;agent 02 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING] unacked=Some(5);"#,
     );
     // Another machine may not report on it; the master may (LOST).
     check(
         &done,
         5,
         update("t1", Some(2), TaskState::Failed),
-        r#"Refused { reason: "task t1 runs on 00000000000000000000000000000001, not on the reporting machine" } | [] | agent 01 Active reg=1 rereg=1 unreachable=None;agent 02 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING];"#,
+        r#"Refused { reason: "task t1 runs on 00000000000000000000000000000001, not on the reporting machine" } | [] | agent 01 Active reg=1 rereg=1 unreachable=None;agent 02 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING] unacked=Some(5);"#,
     );
     done.push((6, update("t1", None, TaskState::Lost)));
     // Terminal is final: a late RUNNING or FINISHED changes nothing.
@@ -440,7 +450,7 @@ fn update_task() {
         &done,
         7,
         update("t1", Some(1), TaskState::Finished),
-        r#"TaskUpdated { changed: false } | [] | agent 01 Active reg=1 rereg=1 unreachable=None;agent 02 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING,TASK_LOST];"#,
+        r#"TaskUpdated { changed: false, revision: None } | [] | agent 01 Active reg=1 rereg=1 unreachable=None;agent 02 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING,TASK_LOST] unacked=Some(6);"#,
     );
     check(
         &[],
@@ -448,6 +458,53 @@ fn update_task() {
         update("t9", None, TaskState::Lost),
         r#"Refused { reason: "no task t9" } | [] | "#,
     );
+}
+
+#[test]
+fn acknowledge_task() {
+    const AGENTS: &str =
+        "agent 01 Active reg=1 rereg=1 unreachable=None;fw f1 web reg=2 rereg=2 removed=None;";
+    let setup = [
+        (1, Command::RegisterAgent(reg(1))),
+        (2, fw("f1", "web")),
+        (3, launch("f1", 1, &["t1"])),
+        (4, update("t1", Some(1), TaskState::Running)),
+    ];
+    // The latest status (revision 4) acknowledged: nothing pending.
+    check(
+        &setup,
+        5,
+        ack("f1", "t1", 4),
+        &format!(
+            "Done | [] | {AGENTS}task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING] unacked=None;"
+        ),
+    );
+    // An older status's acknowledgement leaves the newer one pending.
+    let mut later = setup.to_vec();
+    later.push((5, update("t1", Some(1), TaskState::Finished)));
+    check(
+        &later,
+        6,
+        ack("f1", "t1", 4),
+        &format!("Done | [] | {AGENTS}task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING,TASK_FINISHED] unacked=Some(5);"),
+    );
+    check(
+        &setup,
+        5,
+        ack("f2", "t1", 4),
+        &format!("Refused {{ reason: \"task t1 belongs to another framework\" }} | [] | {AGENTS}task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING] unacked=Some(4);"),
+    );
+    check(&setup, 5, ack("f1", "t9", 4), &format!("Refused {{ reason: \"no task t9\" }} | [] | {AGENTS}task t1 fw=f1 on=01 [TASK_STAGING,TASK_RUNNING] unacked=Some(4);"));
+}
+
+#[test]
+fn status_uuids_carry_the_revision() {
+    use crate::task::{status_revision, status_uuid};
+    for rev in [0, 1, 4, u64::MAX] {
+        assert_eq!(status_revision(&status_uuid(rev)), Some(rev));
+    }
+    assert_eq!(status_revision(b"0123456789abcdef"), None, "not ours");
+    assert_eq!(status_revision(b"short"), None);
 }
 
 #[test]

@@ -115,6 +115,7 @@ pub async fn task_status(
         at_ms: now_ms(),
         reason: r.reason,
         message: r.message,
+        revision: None,
     };
     let task = corral_core::TaskId(r.task_id);
     let agent = MachineId(r.agent_id);

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod kv;
 pub mod mesos;
 pub mod metrics;
+pub mod operator;
 pub mod scheduler;
 pub mod ui;
 
@@ -45,6 +46,9 @@ pub fn router(ctx: Arc<MasterCtx>) -> Router {
         .route("/tasks", get(mesos::tasks))
         .route("/metrics/snapshot", get(metrics::snapshot))
         .route("/metrics", get(metrics::prometheus))
+        .route("/api/v1", post(operator::call))
+        .route("/master/api/v1", post(operator::call))
+        .route("/api/v1/operator", post(operator::call))
         .route("/api/v1/scheduler", post(scheduler::call))
         .route("/master/api/v1/scheduler", post(scheduler::call))
         .route("/v1/cluster", get(cluster::cluster))

@@ -12,8 +12,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use corral_api::mesos::MESOS_COMPAT_VERSION;
-use corral_api::mesos_v1::{self, Address, Call, Event, Id, MasterInfo, Subscribed};
+use corral_api::mesos_v1::{self, Call, Event, Id, MasterInfo, Subscribed};
 use corral_core::allocator::OfferId;
 use corral_core::{Command, FrameworkId, FrameworkInfo};
 use tokio::sync::mpsc;
@@ -188,8 +187,29 @@ pub async fn call(
             crate::scheduler::tasks::reconcile(&ctx, &framework, named);
             StatusCode::ACCEPTED.into_response()
         }
-        // Updates are committed before they are sent: nothing to do.
-        "ACKNOWLEDGE" => StatusCode::ACCEPTED.into_response(),
+        "ACKNOWLEDGE" => {
+            let ack: mesos_v1::Acknowledge = match call
+                .rest
+                .get("acknowledge")
+                .cloned()
+                .map(serde_json::from_value)
+            {
+                Some(Ok(a)) => a,
+                Some(Err(e)) => {
+                    return mesos_error(StatusCode::BAD_REQUEST, format!("bad 'acknowledge': {e}"))
+                }
+                None => {
+                    return mesos_error(
+                        StatusCode::BAD_REQUEST,
+                        "ACKNOWLEDGE without 'acknowledge'",
+                    )
+                }
+            };
+            match crate::scheduler::tasks::acknowledge(&ctx, &framework, ack).await {
+                Ok(()) => StatusCode::ACCEPTED.into_response(),
+                Err(f) => f.into_response(),
+            }
+        }
         "SUPPRESS" => {
             ctx.offers().suppress(&framework);
             StatusCode::ACCEPTED.into_response()
@@ -228,26 +248,9 @@ fn framework_info(info: &mesos_v1::FrameworkInfo) -> FrameworkInfo {
     }
 }
 
-fn master_info(ctx: &MasterCtx) -> MasterInfo {
-    let ip = ctx
-        .cfg
-        .ip
-        .parse::<std::net::Ipv4Addr>()
-        .map(|a| u32::from_le_bytes(a.octets()))
-        .unwrap_or(0);
-    MasterInfo {
-        id: format!("corral-master-{}", ctx.cfg.server_id),
-        ip,
-        port: ctx.cfg.master_port,
-        pid: corral_api::mesos::master_pid(&ctx.cfg.api_addr()),
-        hostname: ctx.cfg.ip.clone(),
-        version: MESOS_COMPAT_VERSION.to_string(),
-        address: Address {
-            hostname: ctx.cfg.ip.clone(),
-            ip: ctx.cfg.ip.clone(),
-            port: ctx.cfg.master_port,
-        },
-    }
+/// This master's MasterInfo.
+pub fn master_info(ctx: &MasterCtx) -> MasterInfo {
+    crate::view::master_info(ctx.cfg.server_id, &ctx.cfg.api_addr())
 }
 
 async fn subscribe(ctx: Arc<MasterCtx>, uri: &Uri, call: Call) -> Response {
@@ -272,6 +275,7 @@ async fn subscribe(ctx: Arc<MasterCtx>, uri: &Uri, call: Call) -> Response {
     }
     let stream_id = new_id();
     let rx = ctx.streams.open(&id, &stream_id);
+    crate::scheduler::tasks::resubscribed(&ctx, &id);
     let heartbeat = Duration::from_secs_f64(ctx.cfg.scheduler_heartbeat_secs.max(0.1));
     let first = Event::Subscribed {
         subscribed: Subscribed {

@@ -6,6 +6,7 @@
 pub mod failover;
 pub mod launch;
 pub mod offers;
+pub mod redelivery;
 pub mod streams;
 pub mod tasks;
 

@@ -15,45 +15,57 @@ use crate::scheduler::launch;
 /// How long a killed task gets between SIGTERM and SIGKILL (Mesos: 3 s).
 pub const KILL_GRACE_MS: u64 = 3_000;
 
-/// An UPDATE event for one task.
-pub fn update_event(
-    task: &TaskId,
-    state: TaskState,
-    agent: Option<&MachineId>,
-    reason: Option<String>,
-    message: Option<String>,
-    source: &str,
-    at_ms: u64,
-) -> Event {
+/// An UPDATE event for one task. A recorded status (one with a revision)
+/// carries a `uuid` and is to be acknowledged; others are not.
+pub fn update_event(task: &TaskId, agent: Option<&MachineId>, status: &StatusRecord) -> Event {
     Event::Update {
         update: UpdatePayload {
             status: TaskStatus {
                 task_id: Id {
                     value: task.0.clone(),
                 },
-                state: state.mesos_name().to_string(),
-                source: source.to_string(),
-                reason,
-                message,
+                state: status.state.mesos_name().to_string(),
+                source: source(status).to_string(),
+                reason: status.reason.clone(),
+                message: status.message.clone(),
                 agent_id: agent.map(|a| Id { value: a.0.clone() }),
-                timestamp: at_ms as f64 / 1000.0,
+                timestamp: status.at_ms as f64 / 1000.0,
+                uuid: status
+                    .revision
+                    .map(|r| corral_api::base64::encode(&corral_core::task::status_uuid(r))),
             },
         },
     }
 }
 
+/// Who a status comes from, as Mesos names it: the master decides the
+/// states of tasks it gave up on or never started; agents report the rest.
+fn source(status: &StatusRecord) -> &'static str {
+    match status.state {
+        TaskState::Lost | TaskState::Dropped | TaskState::Unreachable | TaskState::Error => {
+            "SOURCE_MASTER"
+        }
+        _ if status.reason.as_deref() == Some("REASON_RECONCILIATION") => "SOURCE_MASTER",
+        _ => "SOURCE_AGENT",
+    }
+}
+
+/// A status the master states without recording it (errors, answers to
+/// RECONCILE and KILL): no revision, so nothing to acknowledge.
+fn unrecorded(state: TaskState, reason: &str, message: Option<&str>) -> StatusRecord {
+    StatusRecord {
+        state,
+        at_ms: now_ms(),
+        reason: Some(reason.to_string()),
+        message: message.map(str::to_string),
+        revision: None,
+    }
+}
+
 fn task_error(ctx: &MasterCtx, fw: &FrameworkId, ids: &[TaskId], message: &str) {
+    let status = unrecorded(TaskState::Error, "REASON_TASK_INVALID", Some(message));
     for id in ids {
-        let ev = update_event(
-            id,
-            TaskState::Error,
-            None,
-            Some("REASON_TASK_INVALID".into()),
-            Some(message.to_string()),
-            "SOURCE_MASTER",
-            now_ms(),
-        );
-        ctx.streams.send(fw, ev);
+        ctx.streams.send(fw, update_event(id, None, &status));
     }
 }
 
@@ -154,18 +166,20 @@ pub async fn accept(
             id: t.id.0.clone(),
             command: t.command.clone(),
             env: launch::task_env(&t, &host),
+            cpus: t.resources.cpus,
+            mem_mb: t.resources.mem_mb,
         };
         if let Err(e) =
             crate::agent_link::send(ctx, &plan.agent, AgentCommand::LaunchTask { task: launch })
                 .await
         {
             tracing::warn!(task = %t.id, error = %e, "launch did not reach the agent");
-            let status = StatusRecord {
-                state: TaskState::Dropped,
-                at_ms: now_ms(),
-                reason: Some("REASON_AGENT_UNREACHABLE".into()),
-                message: Some(format!("the task was not started: {e}")),
-            };
+            let message = format!("the task was not started: {e}");
+            let status = unrecorded(
+                TaskState::Dropped,
+                "REASON_AGENT_UNREACHABLE",
+                Some(&message),
+            );
             record(ctx, &t.id, None, status).await;
         }
     }
@@ -179,38 +193,29 @@ pub async fn record(
     from_agent: Option<MachineId>,
     status: StatusRecord,
 ) -> bool {
-    let source = if from_agent.is_some() {
-        "SOURCE_AGENT"
-    } else {
-        "SOURCE_MASTER"
-    };
     let cmd = Command::UpdateTask {
         id: task.clone(),
         from_agent,
         status: status.clone(),
     };
     match ctx.store.write(cmd, now_ms()).await {
-        Ok(Response::TaskUpdated { changed }) => {
+        Ok(Response::TaskUpdated { changed, revision }) => {
             if changed {
-                let (fw, agent) = ctx
-                    .store
-                    .read(|s| {
-                        s.tasks
-                            .get(task)
-                            .map(|t| (t.framework.clone(), t.agent.clone()))
-                    })
-                    .unzip();
-                if let Some(fw) = fw {
-                    let ev = update_event(
-                        task,
-                        status.state,
-                        agent.as_ref(),
-                        status.reason,
-                        status.message,
-                        source,
-                        status.at_ms,
-                    );
-                    ctx.streams.send(&fw, ev);
+                let owner = ctx.store.read(|s| {
+                    s.tasks
+                        .get(task)
+                        .map(|t| (t.framework.clone(), t.agent.clone()))
+                });
+                if let Some((fw, agent)) = owner {
+                    let recorded = StatusRecord { revision, ..status };
+                    if ctx
+                        .streams
+                        .send(&fw, update_event(task, Some(&agent), &recorded))
+                    {
+                        if let Some(rev) = revision {
+                            ctx.redelivery().sent(task, rev, now_ms());
+                        }
+                    }
                 }
             }
             true
@@ -231,30 +236,17 @@ pub async fn kill(ctx: &MasterCtx, fw: &FrameworkId, kill: mesos_v1::Kill) {
         .read(|s| s.tasks.get(&id).filter(|t| &t.framework == fw).cloned());
     match task {
         None => {
-            let ev = update_event(
-                &id,
+            let status = unrecorded(
                 TaskState::Lost,
-                None,
-                Some("REASON_RECONCILIATION".into()),
-                Some("no such task of this framework".into()),
-                "SOURCE_MASTER",
-                now_ms(),
+                "REASON_RECONCILIATION",
+                Some("no such task of this framework"),
             );
-            ctx.streams.send(fw, ev);
+            ctx.streams.send(fw, update_event(&id, None, &status));
         }
         Some(t) if t.state.is_terminal() => {
-            ctx.streams.send(
-                fw,
-                update_event(
-                    &id,
-                    t.state,
-                    Some(&t.agent),
-                    None,
-                    None,
-                    "SOURCE_MASTER",
-                    now_ms(),
-                ),
-            );
+            let status = unrecorded(t.state, "REASON_RECONCILIATION", None);
+            ctx.streams
+                .send(fw, update_event(&id, Some(&t.agent), &status));
         }
         Some(t) => {
             let cmd = AgentCommand::KillTask {
@@ -268,10 +260,72 @@ pub async fn kill(ctx: &MasterCtx, fw: &FrameworkId, kill: mesos_v1::Kill) {
     }
 }
 
+/// Sends the pending status updates that are due (all of a framework's
+/// right after it subscribes), decided by `Redelivery::due`.
+pub fn redeliver(ctx: &MasterCtx, now: u64) {
+    let subscribed = ctx.streams.subscribed();
+    let events: Vec<(FrameworkId, Event)> = ctx.store.read(|s| {
+        let due = ctx
+            .redelivery()
+            .due(s, &subscribed, now, ctx.cfg.status_retry_ms);
+        due.into_iter()
+            .filter_map(|(id, _)| {
+                let t = s.tasks.get(&id)?;
+                let ev = update_event(&id, Some(&t.agent), t.latest()?);
+                Some((t.framework.clone(), ev))
+            })
+            .collect()
+    });
+    for (fw, ev) in events {
+        ctx.streams.send(&fw, ev);
+    }
+}
+
+/// A framework subscribed (again): every status it has not acknowledged
+/// goes out now, after SUBSCRIBED.
+pub fn resubscribed(ctx: &MasterCtx, fw: &FrameworkId) {
+    ctx.store.read(|s| ctx.redelivery().forget_framework(s, fw));
+    redeliver(ctx, now_ms());
+}
+
+/// ACKNOWLEDGE: the framework has a recorded status; it is not sent again.
+/// A uuid that is not one of ours is bad input (the field is named).
+pub async fn acknowledge(
+    ctx: &MasterCtx,
+    fw: &FrameworkId,
+    ack: mesos_v1::Acknowledge,
+) -> Result<(), crate::error::Failure> {
+    let revision = corral_api::base64::decode(&ack.uuid)
+        .and_then(|b| corral_core::task::status_revision(&b))
+        .ok_or_else(|| crate::error::Failure::BadRequest {
+            field: Some("acknowledge.uuid".into()),
+            message: format!(
+                "uuid {:?} is not one this master sent; echo the uuid of an UPDATE",
+                ack.uuid
+            ),
+        })?;
+    let id = TaskId(ack.task_id.value);
+    let cmd = Command::AcknowledgeTask {
+        framework: fw.clone(),
+        id: id.clone(),
+        revision,
+    };
+    match ctx.store.write(cmd, now_ms()).await {
+        Ok(Response::Refused { reason }) => Err(crate::error::Failure::BadRequest {
+            field: Some("acknowledge.task_id".into()),
+            message: reason,
+        }),
+        Ok(_) => {
+            ctx.redelivery().acked(&id);
+            Ok(())
+        }
+        Err(e) => Err(crate::error::Failure::from_write(e, "/api/v1/scheduler")),
+    }
+}
+
 /// RECONCILE: the latest state of the named tasks (all of the framework's
 /// live tasks when none are named).
 pub fn reconcile(ctx: &MasterCtx, fw: &FrameworkId, named: Vec<TaskId>) {
-    let now = now_ms();
     let events: Vec<Event> = ctx.store.read(|s| {
         let pick: Vec<TaskId> = if named.is_empty() {
             s.tasks
@@ -286,21 +340,17 @@ pub fn reconcile(ctx: &MasterCtx, fw: &FrameworkId, named: Vec<TaskId>) {
             .map(|id| match s.tasks.get(id).filter(|t| &t.framework == fw) {
                 Some(t) => update_event(
                     id,
-                    t.state,
                     Some(&t.agent),
-                    Some("REASON_RECONCILIATION".into()),
-                    None,
-                    "SOURCE_MASTER",
-                    now,
+                    &unrecorded(t.state, "REASON_RECONCILIATION", None),
                 ),
                 None => update_event(
                     id,
-                    TaskState::Lost,
                     None,
-                    Some("REASON_RECONCILIATION".into()),
-                    Some("unknown task".into()),
-                    "SOURCE_MASTER",
-                    now,
+                    &unrecorded(
+                        TaskState::Lost,
+                        "REASON_RECONCILIATION",
+                        Some("unknown task"),
+                    ),
                 ),
             })
             .collect()

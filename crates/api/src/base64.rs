@@ -1,6 +1,6 @@
-//! Standard base64 (RFC 4648, with `=` padding), encode only: etcd's JSON
-//! gateway wants keys and values as base64 bytes. Pure; no dependency for
-//! twenty lines.
+//! Standard base64 (RFC 4648, with `=` padding): Mesos's JSON carries
+//! bytes fields (a status update's `uuid`) as base64, and etcd's JSON
+//! gateway wants keys and values so. Pure; no dependency for forty lines.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -25,9 +25,31 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes of padded (or unpadded) standard base64; `None` when `text`
+/// is not base64.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = ALPHABET.iter().position(|a| *a == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::encode;
+    use super::{decode, encode};
 
     #[test]
     fn rfc4648_vectors() {
@@ -42,7 +64,12 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(encode(input.as_bytes()), want, "input {input:?}");
+            assert_eq!(decode(want).as_deref(), Some(input.as_bytes()), "{want:?}");
         }
         assert_eq!(encode(&[0xfb, 0xff, 0xfe]), "+//+");
+        assert_eq!(decode("+//+"), Some(vec![0xfb, 0xff, 0xfe]));
+        assert_eq!(decode("Zm9vYg"), Some(b"foob".to_vec()), "unpadded");
+        assert_eq!(decode("Zm9v!"), None);
+        assert_eq!(decode("Z"), None);
     }
 }

@@ -1,0 +1,276 @@
+//! Status updates are delivered at least once: a recorded status stays
+//! pending (`Task::unacked`, replicated) until its framework acknowledges
+//! it, and the leader sends it again — at once when the framework
+//! subscribes, then after a retry interval that doubles up to a cap (Mesos:
+//! 10 s doubling to 10 min). When each was last sent is leader memory; a
+//! new leader starts over, so a framework hears every pending status again
+//! from it. [`Redelivery::due`] is pure.
+
+use std::collections::{HashMap, HashSet};
+
+use corral_core::{FrameworkId, State, TaskId};
+
+/// Longest wait between two sends of one status.
+pub const MAX_RETRY_MS: u64 = 600_000;
+
+/// When each pending status was last sent (leader memory).
+#[derive(Debug, Default)]
+pub struct Redelivery {
+    sent: HashMap<TaskId, Sent>,
+    term: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sent {
+    revision: u64,
+    at_ms: u64,
+    tries: u32,
+}
+
+impl Redelivery {
+    /// Starts over for a new term.
+    pub fn reset(&mut self, term: u64) {
+        *self = Redelivery {
+            sent: HashMap::new(),
+            term,
+        };
+    }
+
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+
+    /// `task`'s status `revision` went out at `now_ms`.
+    pub fn sent(&mut self, task: &TaskId, revision: u64, now_ms: u64) {
+        let tries = match self.sent.get(task) {
+            Some(s) if s.revision == revision => s.tries + 1,
+            _ => 1,
+        };
+        self.sent.insert(
+            task.clone(),
+            Sent {
+                revision,
+                at_ms: now_ms,
+                tries,
+            },
+        );
+    }
+
+    /// `task`'s framework acknowledged it.
+    pub fn acked(&mut self, task: &TaskId) {
+        self.sent.remove(task);
+    }
+
+    /// Forgets when `framework`'s statuses were sent, so [`Redelivery::due`]
+    /// sends them all now (it subscribed again).
+    pub fn forget_framework(&mut self, state: &State, framework: &FrameworkId) {
+        self.sent.retain(|task, _| {
+            state
+                .tasks
+                .get(task)
+                .is_some_and(|t| &t.framework != framework)
+        });
+    }
+
+    /// The pending statuses of `subscribed` frameworks to send now, as
+    /// (task, revision), oldest-sent first; marks them sent at `now_ms`.
+    /// A status never sent by this leader is due at once; one sent `n`
+    /// times is due `retry_ms × 2^(n-1)` (at most [`MAX_RETRY_MS`]) after
+    /// the last send. Forgets tasks with nothing pending.
+    pub fn due(
+        &mut self,
+        state: &State,
+        subscribed: &[FrameworkId],
+        now_ms: u64,
+        retry_ms: u64,
+    ) -> Vec<(TaskId, u64)> {
+        let subscribed: HashSet<&FrameworkId> = subscribed.iter().collect();
+        let mut out = Vec::new();
+        let mut pending = HashSet::new();
+        for t in state.tasks.values() {
+            let Some(rev) = t.unacked else { continue };
+            pending.insert(&t.spec.id);
+            if !subscribed.contains(&t.framework) {
+                continue;
+            }
+            let due = match self.sent.get(&t.spec.id) {
+                Some(s) if s.revision == rev => {
+                    let wait = retry_ms
+                        .saturating_mul(1u64 << (s.tries - 1).min(20))
+                        .min(MAX_RETRY_MS);
+                    now_ms >= s.at_ms.saturating_add(wait)
+                }
+                _ => true,
+            };
+            if due {
+                out.push((t.spec.id.clone(), rev));
+            }
+        }
+        self.sent.retain(|task, _| pending.contains(task));
+        for (task, rev) in &out {
+            self.sent(task, *rev, now_ms);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use corral_core::{
+        AgentRegistration, Command, FrameworkInfo, MachineId, Request, Resources, StatusRecord,
+        TaskSpec, TaskState,
+    };
+
+    use super::*;
+
+    fn fw(id: &str) -> FrameworkId {
+        FrameworkId(id.into())
+    }
+
+    /// A state with framework f1 (tasks a, b) and f2 (task c), each task
+    /// RUNNING (revisions 6, 7, 8 for a, b, c).
+    fn state() -> State {
+        let mut s = State::default();
+        let agent = MachineId("01".into());
+        let mut cmds = vec![Command::RegisterAgent(AgentRegistration {
+            id: agent.clone(),
+            hostname: "m1".into(),
+            ip: "127.0.0.1".into(),
+            agent_port: 5051,
+            resources: Resources {
+                cpus: 8.0,
+                mem_mb: 8192,
+                disk_mb: 0,
+                ports: vec![],
+            },
+            attributes: BTreeMap::new(),
+            server_id: None,
+            version: "0".into(),
+        })];
+        for f in ["f1", "f2"] {
+            cmds.push(Command::RegisterFramework {
+                id: fw(f),
+                info: FrameworkInfo {
+                    name: f.into(),
+                    user: "root".into(),
+                    roles: vec!["*".into()],
+                    failover_timeout_ms: 1000,
+                    hostname: String::new(),
+                    webui_url: String::new(),
+                    principal: None,
+                    checkpoint: false,
+                    capabilities: vec![],
+                },
+            });
+        }
+        for (f, ids) in [("f1", vec!["a", "b"]), ("f2", vec!["c"])] {
+            cmds.push(Command::LaunchTasks {
+                framework: fw(f),
+                agent: agent.clone(),
+                tasks: ids
+                    .iter()
+                    .map(|t| TaskSpec {
+                        id: TaskId(t.to_string()),
+                        name: t.to_string(),
+                        resources: Resources {
+                            cpus: 0.1,
+                            mem_mb: 1,
+                            disk_mb: 0,
+                            ports: vec![],
+                        },
+                        command: "true".into(),
+                        env: BTreeMap::new(),
+                    })
+                    .collect(),
+            });
+        }
+        for t in ["a", "b", "c"] {
+            cmds.push(Command::UpdateTask {
+                id: TaskId(t.into()),
+                from_agent: None,
+                status: StatusRecord {
+                    state: TaskState::Running,
+                    at_ms: 0,
+                    reason: None,
+                    message: None,
+                    revision: None,
+                },
+            });
+        }
+        for command in cmds {
+            s.apply(&Request { now_ms: 0, command });
+        }
+        s
+    }
+
+    fn ids(due: &[(TaskId, u64)]) -> Vec<String> {
+        due.iter().map(|(t, r)| format!("{t}@{r}")).collect()
+    }
+
+    #[test]
+    fn pending_statuses_are_sent_then_retried_with_backoff() {
+        let s = state();
+        let mut r = Redelivery::default();
+        let f1 = [fw("f1")];
+        // Only subscribed frameworks' statuses; never sent → due at once.
+        assert_eq!(ids(&r.due(&s, &f1, 0, 100)), ["a@6", "b@7"]);
+        // Sent at 0: the first retry after 100 ms, the next after 200 ms.
+        assert!(r.due(&s, &f1, 99, 100).is_empty());
+        assert_eq!(ids(&r.due(&s, &f1, 100, 100)), ["a@6", "b@7"]);
+        assert!(r.due(&s, &f1, 299, 100).is_empty());
+        assert_eq!(ids(&r.due(&s, &f1, 300, 100)), ["a@6", "b@7"]);
+        // Capped.
+        let mut late = Redelivery::default();
+        for i in 0..30 {
+            late.sent(&TaskId("a".into()), 6, i);
+        }
+        assert!(late
+            .due(&s, &f1, 29 + MAX_RETRY_MS - 1, 100)
+            .iter()
+            .all(|(t, _)| t.0 != "a"));
+        assert!(late
+            .due(&s, &f1, 29 + MAX_RETRY_MS, 100)
+            .iter()
+            .any(|(t, _)| t.0 == "a"));
+    }
+
+    #[test]
+    fn acknowledged_and_resubscribed() {
+        let mut s = state();
+        let mut r = Redelivery::default();
+        let f1 = [fw("f1")];
+        r.due(&s, &f1, 0, 100);
+        // a is acknowledged (replicated) and forgotten here.
+        s.apply(&Request {
+            now_ms: 0,
+            command: Command::AcknowledgeTask {
+                framework: fw("f1"),
+                id: TaskId("a".into()),
+                revision: 6,
+            },
+        });
+        r.acked(&TaskId("a".into()));
+        assert_eq!(ids(&r.due(&s, &f1, 100, 100)), ["b@7"]);
+        // A new SUBSCRIBE: everything pending goes out again at once.
+        r.forget_framework(&s, &fw("f1"));
+        assert_eq!(ids(&r.due(&s, &f1, 101, 100)), ["b@7"]);
+        // A newer status of a task is due at once, whatever the older's clock.
+        s.apply(&Request {
+            now_ms: 0,
+            command: Command::UpdateTask {
+                id: TaskId("b".into()),
+                from_agent: None,
+                status: StatusRecord {
+                    state: TaskState::Finished,
+                    at_ms: 0,
+                    reason: None,
+                    message: None,
+                    revision: None,
+                },
+            },
+        });
+        assert_eq!(ids(&r.due(&s, &f1, 102, 100)), ["b@10"]);
+    }
+}
