@@ -2,8 +2,11 @@
 //!
 //! - [`native`]: corral's own API (`/v1/...`), used by the CLI and agents.
 //! - [`mesos`]: Mesos-compatible shapes (`/master/state`, `/metrics/snapshot`).
+//! - [`mesos_v1`]: the v1 scheduler API (calls, events, RecordIO framing).
+//! - [`mesos_operator`]: the v1 operator API (`/api/v1` GET_* calls).
 //! - [`client`]: an HTTP client that finds the leader and follows redirects.
 //! - [`zk`]: ZooKeeper's wire protocol, for the leader-detection endpoint.
+//! - [`base64`]: bytes fields in Mesos's JSON (status update uuids).
 //!
 //! Invariants: wire shapes live here and are converted by hand from the core
 //! types; the core never sees a field name of an old API.
