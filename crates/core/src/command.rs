@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::app::{AppId, AppSpec};
 use crate::framework::{FrameworkId, FrameworkInfo};
 use crate::kv::KvEntry;
 use crate::machine::{AgentRegistration, MachineId};
@@ -80,6 +81,35 @@ pub enum Command {
         id: TaskId,
         revision: u64,
     },
+    /// Create or change an app: `spec` becomes its definition, at a new
+    /// version, and deployment `deployment` moves its instances there. A
+    /// change of anything but `instances` is a new configuration (instances
+    /// are replaced); otherwise it is a scale. Refused with `Locked` while
+    /// another deployment holds the app, unless `force` (that deployment is
+    /// then dropped).
+    PutApp {
+        /// Boxed: an app definition is far larger than any other command.
+        spec: Box<AppSpec>,
+        deployment: String,
+        force: bool,
+    },
+    /// Replace every instance of an app: a new configuration version with
+    /// the same definition. Locks as `PutApp`. Refused for an unknown app.
+    RestartApp {
+        id: AppId,
+        deployment: String,
+        force: bool,
+    },
+    /// Remove an app; deployment `deployment` stops its instances. Locks as
+    /// `PutApp`. Refused for an unknown app.
+    DeleteApp {
+        id: AppId,
+        deployment: String,
+        force: bool,
+    },
+    /// A deployment finished (the scheduler saw every instance where it
+    /// should be) or was cancelled. Refused for an unknown deployment.
+    EndDeployment { id: String, outcome: String },
 }
 
 /// What applying a command answers to the client that proposed it.
@@ -107,6 +137,15 @@ pub enum Response {
     FrameworkRegistered { id: FrameworkId, reregistered: bool },
     /// Tasks were assigned.
     TasksLaunched { count: usize },
+    /// An app was written at `version_ms`, moved by `deployment`
+    /// (`created` for a new app).
+    AppWritten {
+        deployment: String,
+        version_ms: u64,
+        created: bool,
+    },
+    /// The app is held by these deployments; nothing changed.
+    Locked { deployments: Vec<String> },
     /// A status was recorded (`changed` false for a repeat or a late report)
     /// at `revision` (when changed), which its framework acknowledges.
     TaskUpdated {

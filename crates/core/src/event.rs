@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::app::AppId;
 use crate::framework::FrameworkId;
 use crate::kv::KvEntry;
 use crate::machine::MachineId;
@@ -44,6 +45,12 @@ pub enum Event {
         framework: FrameworkId,
         state: TaskState,
     },
+    /// An app was created, changed or removed.
+    AppChanged { id: AppId, removed: bool },
+    /// A deployment started.
+    DeploymentStarted { id: String, apps: Vec<AppId> },
+    /// A deployment ended (`outcome`: finished, cancelled, replaced by a forced one).
+    DeploymentEnded { id: String, outcome: String },
 }
 
 impl Event {

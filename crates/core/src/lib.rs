@@ -10,7 +10,10 @@
 //!   variants are appended, never renumbered or repurposed.
 
 pub mod allocator;
+pub mod app;
 pub mod command;
+pub mod constraint;
+pub mod deploy;
 pub mod event;
 pub mod framework;
 pub mod kv;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::app::{App, AppId, Deployment};
 use crate::command::{Command, Request, Response};
 use crate::event::Event;
 use crate::framework::{Framework, FrameworkId};
@@ -25,6 +26,11 @@ pub struct State {
     pub frameworks: BTreeMap<FrameworkId, Framework>,
     #[serde(default)]
     pub tasks: BTreeMap<TaskId, Task>,
+    #[serde(default)]
+    pub apps: BTreeMap<AppId, App>,
+    /// Deployments in progress, by id.
+    #[serde(default)]
+    pub deployments: BTreeMap<String, Deployment>,
     /// Revision of the last applied request (0 before any); each applied
     /// request takes the next one.
     pub revision: u64,
@@ -281,6 +287,33 @@ impl State {
                     reason: format!("no task {id}"),
                 },
             },
+            Command::PutApp {
+                spec,
+                deployment,
+                force,
+            } => self.put_app(spec, deployment, *force, now, &mut events),
+            Command::RestartApp {
+                id,
+                deployment,
+                force,
+            } => self.restart_app(id, deployment, *force, now, &mut events),
+            Command::DeleteApp {
+                id,
+                deployment,
+                force,
+            } => self.delete_app(id, deployment, *force, now, &mut events),
+            Command::EndDeployment { id, outcome } => match self.deployments.remove(id) {
+                Some(_) => {
+                    events.push(Event::DeploymentEnded {
+                        id: id.clone(),
+                        outcome: outcome.clone(),
+                    });
+                    Response::Done
+                }
+                None => Response::Refused {
+                    reason: format!("no deployment {id} in progress"),
+                },
+            },
         };
         (response, events)
     }
@@ -396,5 +429,6 @@ impl State {
     }
 }
 
+mod apps;
 #[cfg(test)]
 mod tests;

@@ -65,6 +65,20 @@ fn dump(s: &State) -> String {
             f.info.name, f.registered_at_ms, f.reregistered_at_ms, f.removed_at_ms
         );
     }
+    for (id, a) in &s.apps {
+        let _ = write!(
+            out,
+            "app {id} v={} cfg={} scaled={} n={} versions={};",
+            a.version_ms,
+            a.config_version_ms,
+            a.scaled_at_ms,
+            a.spec.instances,
+            a.versions.len()
+        );
+    }
+    for (id, d) in &s.deployments {
+        let _ = write!(out, "dep {id} {:?} v={};", d.change, d.version_ms);
+    }
     for (id, t) in &s.tasks {
         let states: Vec<&str> = t.statuses.iter().map(|st| st.state.mesos_name()).collect();
         let _ = write!(
@@ -616,5 +630,128 @@ fn a_live_report_for_an_ended_task_means_kill() {
     assert!(
         !s.must_kill_reported(&t("t9"), &id(1), TaskState::Running),
         "unknown task"
+    );
+}
+
+fn app_spec(id: &str, cmd: &str, instances: u32) -> crate::app::AppSpec {
+    crate::app::AppSpec {
+        id: crate::app::AppId::parse(id).unwrap(),
+        cmd: Some(cmd.into()),
+        args: vec![],
+        user: None,
+        cpus: 0.1,
+        mem_mb: 32.0,
+        disk_mb: 0.0,
+        instances,
+        env: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        constraints: vec![],
+        port_definitions: vec![],
+        require_ports: false,
+        health_checks: vec![],
+        readiness_checks: vec![],
+        dependencies: vec![],
+        upgrade_strategy: Default::default(),
+        backoff_seconds: 1.0,
+        backoff_factor: 1.15,
+        max_launch_delay_seconds: 3600.0,
+        kill_selection: Default::default(),
+        fetch: vec![],
+        task_kill_grace_period_seconds: None,
+        accepted_resource_roles: vec![],
+    }
+}
+
+fn put(id: &str, cmd: &str, n: u32, dep: &str, force: bool) -> Command {
+    Command::PutApp {
+        spec: Box::new(app_spec(id, cmd, n)),
+        deployment: dep.into(),
+        force,
+    }
+}
+
+fn end(dep: &str) -> Command {
+    Command::EndDeployment {
+        id: dep.into(),
+        outcome: "finished".into(),
+    }
+}
+
+#[test]
+fn apps_and_deployments() {
+    let web = || crate::app::AppId::parse("/web").unwrap();
+    check(
+        &[],
+        10,
+        put("/web", "sleep 1", 2, "d1", false),
+        r#"AppWritten { deployment: "d1", version_ms: 10, created: true } | [DeploymentStarted { id: "d1", apps: [AppId("/web")] }, AppChanged { id: AppId("/web"), removed: false }] | app /web v=10 cfg=10 scaled=10 n=2 versions=0;dep d1 Create v=10;"#,
+    );
+    // While d1 runs the app is locked; nothing changes.
+    check(
+        &[(10, put("/web", "sleep 1", 2, "d1", false))],
+        20,
+        put("/web", "sleep 1", 5, "d2", false),
+        r#"Locked { deployments: ["d1"] } | [] | app /web v=10 cfg=10 scaled=10 n=2 versions=0;dep d1 Create v=10;"#,
+    );
+    // Forced: d1 is dropped; an instance count change is a scale.
+    check(
+        &[(10, put("/web", "sleep 1", 2, "d1", false))],
+        20,
+        put("/web", "sleep 1", 5, "d2", true),
+        r#"AppWritten { deployment: "d2", version_ms: 20, created: false } | [DeploymentEnded { id: "d1", outcome: "replaced by a forced change" }, DeploymentStarted { id: "d2", apps: [AppId("/web")] }, AppChanged { id: AppId("/web"), removed: false }] | app /web v=20 cfg=10 scaled=20 n=5 versions=1;dep d2 Scale v=20;"#,
+    );
+    let done = [
+        (10, put("/web", "sleep 1", 2, "d1", false)),
+        (15, end("d1")),
+    ];
+    // A new command is a new configuration version; the same ms still
+    // gives a later version.
+    check(
+        &done,
+        10,
+        put("/web", "sleep 2", 2, "d2", false),
+        r#"AppWritten { deployment: "d2", version_ms: 11, created: false } | [DeploymentStarted { id: "d2", apps: [AppId("/web")] }, AppChanged { id: AppId("/web"), removed: false }] | app /web v=11 cfg=11 scaled=10 n=2 versions=1;dep d2 Upgrade v=11;"#,
+    );
+    check(
+        &done,
+        30,
+        Command::RestartApp {
+            id: web(),
+            deployment: "d3".into(),
+            force: false,
+        },
+        r#"AppWritten { deployment: "d3", version_ms: 30, created: false } | [DeploymentStarted { id: "d3", apps: [AppId("/web")] }, AppChanged { id: AppId("/web"), removed: false }] | app /web v=30 cfg=30 scaled=10 n=2 versions=1;dep d3 Restart v=30;"#,
+    );
+    check(
+        &done,
+        40,
+        Command::DeleteApp {
+            id: web(),
+            deployment: "d4".into(),
+            force: false,
+        },
+        r#"AppWritten { deployment: "d4", version_ms: 40, created: false } | [DeploymentStarted { id: "d4", apps: [AppId("/web")] }, AppChanged { id: AppId("/web"), removed: true }] | dep d4 Delete v=40;"#,
+    );
+    check(
+        &[],
+        40,
+        Command::DeleteApp {
+            id: web(),
+            deployment: "d4".into(),
+            force: false,
+        },
+        r#"Refused { reason: "App '/web' does not exist" } | [] | "#,
+    );
+    check(
+        &done,
+        40,
+        put("/web", "sleep 1", 2, "d1", false),
+        r#"AppWritten { deployment: "d1", version_ms: 40, created: false } | [DeploymentStarted { id: "d1", apps: [AppId("/web")] }, AppChanged { id: AppId("/web"), removed: false }] | app /web v=40 cfg=10 scaled=40 n=2 versions=1;dep d1 Scale v=40;"#,
+    );
+    check(
+        &[],
+        5,
+        end("nope"),
+        r#"Refused { reason: "no deployment nope in progress" } | [] | "#,
     );
 }
