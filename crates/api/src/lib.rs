@@ -4,6 +4,8 @@
 //! - [`mesos`]: Mesos-compatible shapes (`/master/state`, `/metrics/snapshot`).
 //! - [`mesos_v1`]: the v1 scheduler API (calls, events, RecordIO framing).
 //! - [`mesos_operator`]: the v1 operator API (`/api/v1` GET_* calls).
+//! - [`marathon`]: Marathon's REST API v2 (apps, tasks, deployments, queue,
+//!   info, errors, events) as the `marathon` Python client parses it.
 //! - [`client`]: an HTTP client that finds the leader and follows redirects.
 //! - [`zk`]: ZooKeeper's wire protocol, for the leader-detection endpoint.
 //! - [`base64`]: bytes fields in Mesos's JSON (status update uuids).
@@ -13,6 +15,7 @@
 
 pub mod base64;
 pub mod client;
+pub mod marathon;
 pub mod mesos;
 pub mod mesos_operator;
 pub mod mesos_v1;

@@ -1,12 +1,11 @@
 //! `corral node`: the daemon on every machine. It composes the parts and
 //! owns nothing else: the agent always; on servers also the store (Raft peer
-//! port), the master API (:5050) with its leader loop, and the app API
-//! (:8080).
+//! port), the master API (:5050) with its leader loop, the app scheduler
+//! with its Marathon-compatible API (:8080), and leader detection (:2181).
 //!
 //! Invariants: all wiring and listening happens here; decisions live in the
 //! crates it starts. It exits cleanly on SIGTERM/SIGINT (Raft flushed).
 
-mod app_api;
 pub mod args;
 
 use std::collections::BTreeMap;
@@ -258,7 +257,8 @@ async fn start_server(
         corral_master::router(ctx.clone()),
         "master API",
     );
-    serve_in_background(app_listener, app_api::router(), "app API");
+    let apps = corral_apps::start(ctx.clone(), args.app_port);
+    serve_in_background(app_listener, corral_apps::router(apps), "app API");
     if let Some(l) = zk_listener {
         tokio::spawn(corral_master::zk::serve(l, ctx.clone()));
     }
