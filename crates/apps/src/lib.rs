@@ -4,8 +4,8 @@
 //!
 //! Invariants:
 //! - Apps, versions and deployments are replicated (`corral_core::app`);
-//!   what the scheduler holds in memory (offers, kills sent, backoff) is
-//!   leader memory, rebuilt on a new term.
+//!   what the scheduler holds in memory (offers, kills sent, backoff,
+//!   health check results) is leader memory, rebuilt on a new term.
 //! - What to do is decided by pure functions (`corral_core::deploy`,
 //!   `corral_core::constraint`, `scheduler::placement`); this crate feeds
 //!   them and carries their decisions out.

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod apps;
 pub mod cluster_file;
 pub mod config;
 pub mod down;
@@ -95,6 +96,11 @@ pub enum Command {
     Tasks(tasks::TasksArgs),
     /// Work with one task: `corral task log TASK_ID [--stderr] [-f]`.
     Task(tasks::TaskArgs),
+    /// Long-running apps (Marathon's role): add, list, show, status, scale,
+    /// restart, update, remove.
+    App(apps::AppArgs),
+    /// List the deployments in progress (ID APPS ACTIONS STEP).
+    Deployments(apps::DeploymentsArgs),
     /// Supervise one task in SANDBOX (started by the agent; not for humans).
     #[command(hide = true)]
     Supervise { sandbox: PathBuf },
@@ -127,6 +133,8 @@ pub fn run() -> ExitCode {
         Command::Logs(args) => logs::run(args),
         Command::Tasks(args) => tasks::run_tasks(args),
         Command::Task(args) => tasks::run_task(args),
+        Command::App(args) => apps::run_app(args),
+        Command::Deployments(args) => apps::run_deployments(args),
         Command::Supervise { sandbox } => {
             return ExitCode::from(corral_agent::supervise::run(&sandbox).clamp(0, 255) as u8)
         }

@@ -68,7 +68,8 @@ fn empty_file_is_all_defaults() {
             master: 5050,
             apps: 8080,
             agent: 5051,
-            raft: 2380
+            raft: 2380,
+            zk: 2181
         }
     );
     assert_eq!(

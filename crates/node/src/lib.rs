@@ -237,7 +237,10 @@ async fn start_server(
         ..StoreConfig::default()
     })
     .await?;
-    serve_in_background(raft_listener, store.peer_router(), "raft");
+    let raft_listener = raft_listener
+        .into_std()
+        .map_err(|e| bad("raft_port", format!("raft listener: {e}")))?;
+    store.serve_peers(raft_listener)?;
 
     let ctx = MasterCtx::new(
         MasterConfig {

@@ -47,6 +47,19 @@ pub(crate) struct Inner {
     sm: StateMachineStore,
     /// Limit on one write, membership change or read barrier.
     call_timeout: Duration,
+    /// Raft's own runtime (one thread): the core, replication, heartbeats,
+    /// the peer RPCs and the batcher run here, so a leader busy serving
+    /// clients still heartbeats on time (no spurious elections under load).
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropping a runtime inside an async context would panic.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Store {
@@ -59,10 +72,23 @@ impl Store {
         let (log, sm) = tokio::task::spawn_blocking(move || open_files(&dir))
             .await
             .map_err(|e| StoreError::Raft(format!("opening the store files panicked: {e}")))??;
-        let network = Network::new(cfg.id)?;
-        let raft = Raft::new(cfg.id, raft_config, network, log.clone(), sm.clone())
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("raft")
+            .on_thread_start(raise_priority)
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Raft(format!("starting the raft runtime: {e}")))?;
+        let (id, l, s) = (cfg.id, log.clone(), sm.clone());
+        let raft = runtime
+            .spawn(async move {
+                let network = Network::new(id)?;
+                Raft::new(id, raft_config, network, l, s)
+                    .await
+                    .map_err(|e| StoreError::Raft(format!("starting raft node {id}: {e}")))
+            })
             .await
-            .map_err(|e| StoreError::Raft(format!("starting raft node {}: {e}", cfg.id)))?;
+            .map_err(|e| StoreError::Raft(format!("starting raft node {}: {e}", cfg.id)))??;
         // A round trip through the Raft core: once it answers, the core has
         // published its first metrics, so leader()/members()/term() reflect
         // the recovered state as soon as open returns.
@@ -72,6 +98,7 @@ impl Store {
         tracing::info!(id = cfg.id, dir = %cfg.dir.display(), "store opened");
         let call_timeout = Duration::from_millis(cfg.election_max_ms.saturating_mul(10).max(5_000));
         let (writes, queue) = mpsc::unbounded_channel();
+        let handle = runtime.handle().clone();
         let inner = Arc::new(Inner {
             id: cfg.id,
             writes,
@@ -79,8 +106,9 @@ impl Store {
             log,
             sm,
             call_timeout,
+            runtime: Some(runtime),
         });
-        tokio::spawn(batcher::run(Arc::downgrade(&inner), queue));
+        handle.spawn(batcher::run(Arc::downgrade(&inner), queue));
         Ok(Store { inner })
     }
 
@@ -261,9 +289,37 @@ impl Store {
     }
 
     /// The Raft peer RPCs (POST /raft/append, /raft/vote, /raft/snapshot); the
-    /// node serves this router on the raft port.
+    /// node serves this router on the raft port (see [`Store::serve_peers`]).
     pub fn peer_router(&self) -> axum::Router {
         peer_api::router(self.inner.raft.clone())
+    }
+
+    /// Serves the peer RPCs on `listener` from Raft's own runtime, with
+    /// TCP_NODELAY on every connection, until the store is dropped.
+    pub fn serve_peers(&self, listener: std::net::TcpListener) -> Result<(), StoreError> {
+        use axum::serve::ListenerExt;
+        let Some(rt) = &self.inner.runtime else {
+            return Err(StoreError::Raft("the raft runtime is gone".into()));
+        };
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| StoreError::Raft(format!("raft listener: {e}")))?;
+        let router = self.peer_router();
+        rt.spawn(async move {
+            let listener = match tokio::net::TcpListener::from_std(listener) {
+                Ok(l) => l.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                Err(e) => {
+                    tracing::error!(error = %e, "raft listener could not be served");
+                    return;
+                }
+            };
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "raft peer listener stopped");
+            }
+        });
+        Ok(())
     }
 
     /// Stops Raft, writes what is queued to disk and closes the database, so
@@ -358,4 +414,25 @@ fn open_files(dir: &Path) -> Result<(LogStore, StateMachineStore), StoreError> {
     let log = LogStore::open(&db_path(dir))?;
     let sm = StateMachineStore::open(dir)?;
     Ok((log, sm))
+}
+
+/// Nice value of Raft's threads: heartbeats are tiny but must not wait
+/// behind a busy server's other work (on a loaded 2-core machine a
+/// starved heartbeat is a spurious election).
+const RAFT_NICE: i32 = -10;
+
+/// Gives the calling thread a higher scheduling priority where allowed
+/// (root or CAP_SYS_NICE); elsewhere it keeps the default, said once.
+fn raise_priority() {
+    // SAFETY: gettid and setpriority on the calling thread only.
+    let ok = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, RAFT_NICE) == 0
+    };
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if !ok {
+        SAID.call_once(|| {
+            tracing::info!("raft threads keep the default priority (raising it needs CAP_SYS_NICE)")
+        });
+    }
 }

@@ -59,7 +59,7 @@ fn target(path: &str) -> Result<Target, MarathonError> {
     Ok(Target::App(app_id(path)?))
 }
 
-fn deployment_result(deployment: &str, version_ms: u64, status: StatusCode) -> Response {
+pub(crate) fn deployment_result(deployment: &str, version_ms: u64, status: StatusCode) -> Response {
     let mut resp = (status, Json(DeploymentResult::new(deployment, version_ms))).into_response();
     if let Ok(v) = HeaderValue::from_str(deployment) {
         resp.headers_mut().insert(DEPLOYMENT_ID_HEADER, v);
@@ -131,14 +131,12 @@ async fn create_app(ctx: &AppsCtx, body: &Bytes) -> Result<Response, MarathonErr
     Ok(resp)
 }
 
-async fn put(
+pub(crate) async fn put(
     ctx: &AppsCtx,
     spec: AppSpec,
     force: bool,
 ) -> Result<(String, u64, bool), MarathonError> {
-    ctx.master
-        .offers()
-        .revive(&crate::scheduler::framework_id());
+    crate::scheduler::wake(ctx);
     write(
         ctx,
         Command::PutApp {
@@ -178,7 +176,7 @@ pub async fn get_path(
                 }
                 Target::Tasks(id) => {
                     let a = found(&id)?;
-                    let tasks: Vec<_> = views::live_tasks(s, &id).map(|t| views::task(s, a, t)).collect();
+                    let tasks: Vec<_> = views::live_tasks(s, &id).map(|t| views::task(s, &book, a, t)).collect();
                     serde_json::json!({ "tasks": tasks })
                 }
                 Target::Versions(id) => {
@@ -315,9 +313,7 @@ pub async fn post_path(
         if !ctx.master.store.read(|s| s.apps.contains_key(&id)) {
             return Err(MarathonError::AppNotFound(id));
         }
-        ctx.master
-            .offers()
-            .revive(&crate::scheduler::framework_id());
+        crate::scheduler::wake(&ctx);
         let cmd = Command::RestartApp {
             id,
             deployment: new_id(),

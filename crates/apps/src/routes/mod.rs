@@ -4,6 +4,8 @@
 
 mod apps;
 mod deployments;
+mod events;
+mod groups;
 mod info;
 mod tasks;
 mod views;
@@ -41,6 +43,21 @@ pub fn router(ctx: Arc<AppsCtx>) -> Router {
         .route("/v2/deployments/{id}", delete(deployments::cancel))
         .route("/v2/queue", get(deployments::queue))
         .route("/v2/queue/{*path}", delete(deployments::reset_delay))
+        .route("/v2/events", get(events::stream))
+        .route(
+            "/v2/groups",
+            get(groups::get_root)
+                .post(groups::post_root)
+                .put(groups::put_root)
+                .delete(groups::delete_root),
+        )
+        .route(
+            "/v2/groups/{*path}",
+            get(groups::get_path)
+                .post(groups::post_path)
+                .put(groups::put_path)
+                .delete(groups::delete_path),
+        )
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

@@ -27,6 +27,7 @@ pub async fn list_all(State(ctx): State<Arc<AppsCtx>>, Query(params): Query<Para
         .map(str::to_ascii_lowercase)
         .collect();
     let tasks: Vec<TaskView> = ctx.master.store.read(|s| {
+        let book = ctx.book();
         s.apps
             .values()
             .flat_map(|a| {
@@ -41,7 +42,7 @@ pub async fn list_all(State(ctx): State<Arc<AppsCtx>>, Query(params): Query<Para
                                 _ => false,
                             })
                     })
-                    .map(|t| views::task(s, a, t))
+                    .map(|t| views::task(s, &book, a, t))
                     .collect::<Vec<_>>()
             })
             .collect()
@@ -73,12 +74,13 @@ async fn kill_tasks(
     params: &Params,
 ) -> Result<Response, MarathonError> {
     let views: Vec<(AppId, TaskView)> = ctx.master.store.read(|s| {
+        let book = ctx.book();
         ids.iter()
             .filter_map(|id| {
                 let app = AppId::of_task(id)?;
                 let a = s.apps.get(&app)?;
                 let t = s.tasks.get(id).filter(|t| !t.state.is_terminal())?;
-                Some((app, views::task(s, a, t)))
+                Some((app, views::task(s, &book, a, t)))
             })
             .collect()
     });

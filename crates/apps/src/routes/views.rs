@@ -1,14 +1,17 @@
 //! Apps and tasks as the API shows them: the replicated state plus what
-//! the scheduler knows (last failure), converted by `corral_api::marathon`.
+//! the scheduler knows (last failure, health check results), converted
+//! by `corral_api::marathon`.
 
 use corral_api::marathon::app_view::{app_view, AppView, Counts, Embed, LastTaskFailure};
-use corral_api::marathon::task::{task_view, TaskFacts, TaskView};
+use corral_api::marathon::task::{task_view, HealthCheckResult, TaskFacts, TaskView};
 use corral_api::marathon::time::parse_iso8601;
 use corral_core::app::{tasks_of, App, AppId};
 use corral_core::{State, Task, TaskState};
 
 use crate::scheduler::book::Book;
+use crate::scheduler::health;
 use crate::scheduler::launch::VERSION_ENV;
+use crate::time::iso;
 
 /// The live tasks of `app` launched by the app scheduler.
 pub fn live_tasks<'a>(s: &'a State, app: &'a AppId) -> impl Iterator<Item = &'a Task> {
@@ -25,7 +28,7 @@ pub fn task_version_ms(t: &Task) -> u64 {
         .unwrap_or(0)
 }
 
-pub fn task(s: &State, app: &App, t: &Task) -> TaskView {
+pub fn task(s: &State, book: &Book, app: &App, t: &Task) -> TaskView {
     let (hostname, ip) = s
         .agents
         .get(&t.agent)
@@ -55,16 +58,51 @@ pub fn task(s: &State, app: &App, t: &Task) -> TaskView {
             service_ports: &service,
             version_ms: task_version_ms(t),
         },
-        None,
+        health_results(book, app, t),
     )
 }
 
-pub fn counts(tasks: &[&Task]) -> Counts {
+/// `healthCheckResults`: absent when the task's version has no health
+/// checks, else the checks that have a result.
+fn health_results(book: &Book, app: &App, t: &Task) -> Option<Vec<HealthCheckResult>> {
+    if health::checks_of(app, t).is_empty() {
+        return None;
+    }
+    let at = |ms: Option<u64>| ms.map(iso);
+    let results = book.health.results(&t.spec.id);
+    Some(
+        results
+            .into_iter()
+            .map(|(_, h)| HealthCheckResult {
+                alive: h.alive,
+                consecutive_failures: h.consecutive_failures,
+                first_success: at(h.first_success_ms),
+                last_success: at(h.last_success_ms),
+                last_failure: at(h.last_failure_ms),
+                last_failure_cause: h.last_failure_cause.clone(),
+                task_id: t.spec.id.0.clone(),
+                instance_id: t.spec.id.0.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// Staged and running tasks; of the running ones with health checks,
+/// those healthy (every check passed) and unhealthy (some check failed).
+pub fn counts(book: &Book, app: &App, tasks: &[&Task]) -> Counts {
     let mut c = Counts::default();
     for t in tasks {
         match t.state {
             TaskState::Staging | TaskState::Starting => c.staged += 1,
-            TaskState::Running => c.running += 1,
+            TaskState::Running => {
+                c.running += 1;
+                let checks = health::checks_of(app, t).len();
+                match book.health.healthy(&t.spec.id, checks) {
+                    Some(true) => c.healthy += 1,
+                    Some(false) => c.unhealthy += 1,
+                    None => {}
+                }
+            }
             _ => {}
         }
     }
@@ -75,7 +113,7 @@ pub fn app(s: &State, book: &Book, a: &App, embed: &Embed) -> AppView {
     let id = &a.spec.id;
     let live: Vec<&Task> = live_tasks(s, id).collect();
     let tasks = if embed.tasks {
-        live.iter().map(|t| task(s, a, t)).collect()
+        live.iter().map(|t| task(s, book, a, t)).collect()
     } else {
         Vec::new()
     };
@@ -87,7 +125,7 @@ pub fn app(s: &State, book: &Book, a: &App, embed: &Embed) -> AppView {
         a,
         embed,
         tasks,
-        counts(&live),
+        counts(book, a, &live),
         s.deployments_of(id),
         last_failure,
     )

@@ -1,6 +1,7 @@
 //! What the app scheduler remembers while this server leads (leader
 //! memory, reset on a new term): offers in hand, kills sent, launch
-//! backoff and last failure per app, and why an app waits.
+//! backoff and last failure per app, why an app waits, and health check
+//! results.
 
 use std::collections::HashMap;
 
@@ -8,6 +9,8 @@ use corral_api::mesos_v1::Offer;
 use corral_core::app::AppId;
 use corral_core::deploy::Backoff;
 use corral_core::TaskId;
+
+use super::health::HealthBook;
 
 /// A task of the app that ended without being asked to.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +41,10 @@ pub struct Book {
     /// Since when each app has been waiting for a place.
     pub queued_since: HashMap<AppId, u64>,
     pub last_revive_ms: u64,
+    /// Offers are suppressed (nothing to launch).
+    pub suppressed: bool,
+    /// Health check results per instance (`health`).
+    pub health: HealthBook,
 }
 
 impl Book {

@@ -7,6 +7,7 @@ use corral_core::app::{App, AppId};
 use corral_core::deploy::{Instance, Phase, Target};
 use corral_core::{State, Task, TaskId, TaskState};
 
+use super::health::HealthBook;
 use super::launch::VERSION_ENV;
 use super::placement::Host;
 use super::version_text;
@@ -22,8 +23,15 @@ pub fn has_live_tasks(s: &State, app: &AppId) -> bool {
     live(s, app).next().is_some()
 }
 
-/// The app's live instances; those with a kill sent are Killing.
-pub fn of_app(s: &State, app: &AppId, killing: &HashMap<TaskId, u64>) -> Vec<Instance> {
+/// The app's live instances; those with a kill sent are Killing; health
+/// as the checker last saw it.
+pub fn of_app(
+    s: &State,
+    app: &AppId,
+    killing: &HashMap<TaskId, u64>,
+    health: &HealthBook,
+) -> Vec<Instance> {
+    let current = s.apps.get(app);
     live(s, app)
         .map(|t| Instance {
             task: t.spec.id.clone(),
@@ -38,9 +46,9 @@ pub fn of_app(s: &State, app: &AppId, killing: &HashMap<TaskId, u64>) -> Vec<Ins
                     _ => Phase::Killing,
                 }
             },
-            // Health checks arrive with the health checker; until a result
-            // exists an instance is not known healthy.
-            healthy: None,
+            // None until every check of its version has a result.
+            healthy: current
+                .and_then(|a| health.healthy(&t.spec.id, super::health::checks_of(a, t).len())),
             ready: true,
             staged_at_ms: t.statuses.first().map_or(0, |st| st.at_ms),
         })

@@ -3,10 +3,12 @@
 //! subscribes through the master's own stream book, takes offers, and each
 //! tick asks the pure planner (`corral_core::deploy`) what every app needs,
 //! places new instances (`placement`), launches them through the same path
-//! external frameworks use, kills what the plan says, and ends
-//! deployments that are done (committed).
+//! external frameworks use, kills what the plan and the health checker
+//! (`health`, its own loop) say, and ends deployments that are done
+//! (committed).
 
 pub mod book;
+pub mod health;
 pub mod instances;
 pub mod launch;
 pub mod placement;
@@ -63,6 +65,7 @@ pub async fn run(ctx: Arc<AppsCtx>) {
             .streams
             .open(&framework_id(), &format!("in-process-{term}"));
         ctx.book().reset(term);
+        let checker = tokio::spawn(health::run(ctx.clone(), term));
         tracing::info!(term, "app scheduler subscribed");
         loop {
             tokio::select! {
@@ -78,6 +81,7 @@ pub async fn run(ctx: Arc<AppsCtx>) {
                 }
             }
         }
+        checker.abort();
         tracing::info!(term, "app scheduler stopped (leadership changed)");
     }
 }
@@ -196,11 +200,11 @@ struct Work {
 async fn reconcile(ctx: &AppsCtx) {
     let now = now_ms();
     let fw = framework_id();
-    let (work, orphans, finished) = ctx.master.store.read(|s| {
+    let (work, orphans, finished, unhealthy) = ctx.master.store.read(|s| {
         let book = ctx.book();
         let mut work = Vec::new();
         for (id, app) in &s.apps {
-            let live = instances::of_app(s, id, &book.killing);
+            let live = instances::of_app(s, id, &book.killing, &book.health);
             let target = instances::target(app);
             let plan = deploy::plan(&target, &live);
             work.push(Work {
@@ -220,7 +224,8 @@ async fn reconcile(ctx: &AppsCtx) {
             .map(|t| t.spec.id.clone())
             .collect();
         let finished = finished_deployments(s, &work);
-        (work, orphans, finished)
+        let unhealthy = health::unhealthy(s, &book.health, &book.killing);
+        (work, orphans, finished, unhealthy)
     });
 
     for id in finished {
@@ -238,6 +243,13 @@ async fn reconcile(ctx: &AppsCtx) {
     let mut kills: Vec<TaskId> = orphans;
     for w in &work {
         kills.extend(w.plan.kill.iter().map(|(t, _)| t.clone()));
+    }
+    // Unhealthy instances (Marathon's unhealthy_task_kill_event): killed
+    // like plan kills, so their end is no launch failure; the plan then
+    // replaces them.
+    for (task, why) in unhealthy {
+        tracing::info!(%task, reason = %why, "killing an unhealthy instance");
+        kills.push(task);
     }
     for task in kills {
         let due = ctx
@@ -370,12 +382,28 @@ async fn launch_all(ctx: &AppsCtx, work: &[Work], now: u64) {
         }
     }
     // Apps wait and no offer is in hand: ask for offers again (declines
-    // filtered these agents for a while).
+    // filtered these agents for a while). Nothing to launch: take no
+    // offers at all (an idle app scheduler holds nothing other frameworks
+    // could use).
     let mut book = ctx.book();
-    if wanting && offers.is_empty() && now.saturating_sub(book.last_revive_ms) >= 1000 {
-        book.last_revive_ms = now;
-        ctx.master.offers().revive(&fw);
+    if wanting {
+        if book.suppressed
+            || (offers.is_empty() && now.saturating_sub(book.last_revive_ms) >= 1000)
+        {
+            book.last_revive_ms = now;
+            book.suppressed = false;
+            ctx.master.offers().revive(&fw);
+        }
+    } else if !book.suppressed && book.queued.is_empty() {
+        book.suppressed = true;
+        ctx.master.offers().suppress(&fw);
     }
+}
+
+/// Something may need offers now (a new or changed app): revive them.
+pub fn wake(ctx: &AppsCtx) {
+    ctx.book().suppressed = false;
+    ctx.master.offers().revive(&framework_id());
 }
 
 /// Why the app's next instance fits on no agent, in one sentence.
