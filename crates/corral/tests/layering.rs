@@ -45,7 +45,9 @@ fn check(krate: &str, allowed: &[&str]) {
 
 #[test]
 fn the_core_is_pure() {
-    check("core", &["serde", "thiserror"]);
+    // regex-lite: pure matching for Marathon's LIKE/UNLIKE constraints (no
+    // IO, no dependencies of its own).
+    check("core", &["serde", "thiserror", "regex-lite"]);
 }
 
 #[test]
