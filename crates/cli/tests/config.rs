@@ -306,7 +306,7 @@ fn unknown_keys_are_named() {
         "[ports]\nhttp = 80",
         Some("ports.http"),
         "corral.toml: ports.http: unknown key `http`, expected one of `master`, `apps`, \
-         `agent`, `raft` (line 2, column 1)",
+         `agent`, `raft`, `zk` (line 2, column 1)",
     );
     check_err(
         "[machine.2]\nmemory = 5",
@@ -387,11 +387,11 @@ fn plan_default_three_servers() {
         false,
         r#"
 m1 127.0.0.101 master=5050 apps=8080 agent=5051 raft=2380 server=1 dir=.corral/m1
-  node --name m1 --ip 127.0.0.101 --data-dir .corral/m1 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --server-id 1 --bootstrap 1=127.0.0.101:2380/127.0.0.101:5050,2=127.0.0.102:2380/127.0.0.102:5050,3=127.0.0.103:2380/127.0.0.103:5050 --servers 127.0.0.101:5050,127.0.0.102:5050,127.0.0.103:5050 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5
+  node --name m1 --ip 127.0.0.101 --data-dir .corral/m1 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --zk-port 2181 --server-id 1 --bootstrap 1=127.0.0.101:2380/127.0.0.101:5050,2=127.0.0.102:2380/127.0.0.102:5050,3=127.0.0.103:2380/127.0.0.103:5050 --servers 127.0.0.101:5050,127.0.0.102:5050,127.0.0.103:5050 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5
 m2 127.0.0.102 master=5050 apps=8080 agent=5051 raft=2380 server=2 dir=.corral/m2
-  node --name m2 --ip 127.0.0.102 --data-dir .corral/m2 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --server-id 2 --bootstrap 1=127.0.0.101:2380/127.0.0.101:5050,2=127.0.0.102:2380/127.0.0.102:5050,3=127.0.0.103:2380/127.0.0.103:5050 --servers 127.0.0.101:5050,127.0.0.102:5050,127.0.0.103:5050 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5
+  node --name m2 --ip 127.0.0.102 --data-dir .corral/m2 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --zk-port 2181 --server-id 2 --bootstrap 1=127.0.0.101:2380/127.0.0.101:5050,2=127.0.0.102:2380/127.0.0.102:5050,3=127.0.0.103:2380/127.0.0.103:5050 --servers 127.0.0.101:5050,127.0.0.102:5050,127.0.0.103:5050 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5
 m3 127.0.0.103 master=5050 apps=8080 agent=5051 raft=2380 server=3 dir=.corral/m3
-  node --name m3 --ip 127.0.0.103 --data-dir .corral/m3 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --server-id 3 --bootstrap 1=127.0.0.101:2380/127.0.0.101:5050,2=127.0.0.102:2380/127.0.0.102:5050,3=127.0.0.103:2380/127.0.0.103:5050 --servers 127.0.0.101:5050,127.0.0.102:5050,127.0.0.103:5050 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5
+  node --name m3 --ip 127.0.0.103 --data-dir .corral/m3 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --zk-port 2181 --server-id 3 --bootstrap 1=127.0.0.101:2380/127.0.0.101:5050,2=127.0.0.102:2380/127.0.0.102:5050,3=127.0.0.103:2380/127.0.0.103:5050 --servers 127.0.0.101:5050,127.0.0.102:5050,127.0.0.103:5050 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5
 "#,
     );
 }
@@ -417,11 +417,11 @@ max_missed_heartbeats = 3
         false,
         r#"
 m1 127.0.0.101 master=5050 apps=8080 agent=5051 raft=2380 server=1 dir=/var/corral/m1
-  node --name m1 --ip 127.0.0.101 --data-dir /var/corral/m1 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --server-id 1 --bootstrap 1=127.0.0.101:2380/127.0.0.101:5050 --servers 127.0.0.101:5050 --metadata mesos-master=true,role=server,zookeeper=true --heartbeat-ms 200 --max-missed-heartbeats 3
+  node --name m1 --ip 127.0.0.101 --data-dir /var/corral/m1 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --zk-port 2181 --server-id 1 --bootstrap 1=127.0.0.101:2380/127.0.0.101:5050 --servers 127.0.0.101:5050 --metadata mesos-master=true,role=server,zookeeper=true --heartbeat-ms 200 --max-missed-heartbeats 3
 m2 127.0.0.102 master=5050 apps=8080 agent=5051 raft=2380 server=- dir=/var/corral/m2
-  node --name m2 --ip 127.0.0.102 --data-dir /var/corral/m2 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --servers 127.0.0.101:5050 --metadata role=worker --heartbeat-ms 200 --max-missed-heartbeats 3
+  node --name m2 --ip 127.0.0.102 --data-dir /var/corral/m2 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --zk-port 2181 --servers 127.0.0.101:5050 --metadata role=worker --heartbeat-ms 200 --max-missed-heartbeats 3
 m3 127.0.0.103 master=5050 apps=8080 agent=5051 raft=2380 server=- dir=/var/corral/m3
-  node --name m3 --ip 127.0.0.103 --data-dir /var/corral/m3 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --servers 127.0.0.101:5050 --metadata rack=2,role=edge --heartbeat-ms 200 --max-missed-heartbeats 3 --cpus 2 --mem-mb 1024 --disk-mb 2048 --ports 40000-40100
+  node --name m3 --ip 127.0.0.103 --data-dir /var/corral/m3 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --zk-port 2181 --servers 127.0.0.101:5050 --metadata rack=2,role=edge --heartbeat-ms 200 --max-missed-heartbeats 3 --cpus 2 --mem-mb 1024 --disk-mb 2048 --ports 40000-40100
 "#,
     );
 }
@@ -433,13 +433,13 @@ fn plan_fallback_offsets_ports_and_splits_task_ports() {
         true,
         r#"
 m1 127.0.0.1 master=5050 apps=8080 agent=5051 raft=2380 server=1 dir=.corral/m1
-  node --name m1 --ip 127.0.0.1 --data-dir .corral/m1 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --server-id 1 --bootstrap 1=127.0.0.1:2380/127.0.0.1:5050,2=127.0.0.1:2390/127.0.0.1:5060,3=127.0.0.1:2400/127.0.0.1:5070 --servers 127.0.0.1:5050,127.0.0.1:5060,127.0.0.1:5070 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5 --ports 31000-31099
+  node --name m1 --ip 127.0.0.1 --data-dir .corral/m1 --master-port 5050 --app-port 8080 --agent-port 5051 --raft-port 2380 --zk-port 2181 --server-id 1 --bootstrap 1=127.0.0.1:2380/127.0.0.1:5050,2=127.0.0.1:2390/127.0.0.1:5060,3=127.0.0.1:2400/127.0.0.1:5070 --servers 127.0.0.1:5050,127.0.0.1:5060,127.0.0.1:5070 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5 --ports 31000-31099
 m2 127.0.0.1 master=5060 apps=8090 agent=5061 raft=2390 server=2 dir=.corral/m2
-  node --name m2 --ip 127.0.0.1 --data-dir .corral/m2 --master-port 5060 --app-port 8090 --agent-port 5061 --raft-port 2390 --server-id 2 --bootstrap 1=127.0.0.1:2380/127.0.0.1:5050,2=127.0.0.1:2390/127.0.0.1:5060,3=127.0.0.1:2400/127.0.0.1:5070 --servers 127.0.0.1:5050,127.0.0.1:5060,127.0.0.1:5070 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5 --ports 31100-31199
+  node --name m2 --ip 127.0.0.1 --data-dir .corral/m2 --master-port 5060 --app-port 8090 --agent-port 5061 --raft-port 2390 --zk-port 2191 --server-id 2 --bootstrap 1=127.0.0.1:2380/127.0.0.1:5050,2=127.0.0.1:2390/127.0.0.1:5060,3=127.0.0.1:2400/127.0.0.1:5070 --servers 127.0.0.1:5050,127.0.0.1:5060,127.0.0.1:5070 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5 --ports 31100-31199
 m3 127.0.0.1 master=5070 apps=8100 agent=5071 raft=2400 server=3 dir=.corral/m3
-  node --name m3 --ip 127.0.0.1 --data-dir .corral/m3 --master-port 5070 --app-port 8100 --agent-port 5071 --raft-port 2400 --server-id 3 --bootstrap 1=127.0.0.1:2380/127.0.0.1:5050,2=127.0.0.1:2390/127.0.0.1:5060,3=127.0.0.1:2400/127.0.0.1:5070 --servers 127.0.0.1:5050,127.0.0.1:5060,127.0.0.1:5070 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5 --ports 31200-31299
+  node --name m3 --ip 127.0.0.1 --data-dir .corral/m3 --master-port 5070 --app-port 8100 --agent-port 5071 --raft-port 2400 --zk-port 2201 --server-id 3 --bootstrap 1=127.0.0.1:2380/127.0.0.1:5050,2=127.0.0.1:2390/127.0.0.1:5060,3=127.0.0.1:2400/127.0.0.1:5070 --servers 127.0.0.1:5050,127.0.0.1:5060,127.0.0.1:5070 --metadata role=server --heartbeat-ms 1000 --max-missed-heartbeats 5 --ports 31200-31299
 m4 127.0.0.1 master=5080 apps=8110 agent=5081 raft=2410 server=- dir=.corral/m4
-  node --name m4 --ip 127.0.0.1 --data-dir .corral/m4 --master-port 5080 --app-port 8110 --agent-port 5081 --raft-port 2410 --servers 127.0.0.1:5050,127.0.0.1:5060,127.0.0.1:5070 --metadata role=worker --heartbeat-ms 1000 --max-missed-heartbeats 5 --ports 31300-31399
+  node --name m4 --ip 127.0.0.1 --data-dir .corral/m4 --master-port 5080 --app-port 8110 --agent-port 5081 --raft-port 2410 --zk-port 2211 --servers 127.0.0.1:5050,127.0.0.1:5060,127.0.0.1:5070 --metadata role=worker --heartbeat-ms 1000 --max-missed-heartbeats 5 --ports 31300-31399
 "#,
     );
 }
