@@ -19,6 +19,7 @@ pub mod link;
 pub mod monitor;
 pub mod reporter;
 pub mod resources;
+pub mod sim;
 pub mod supervise;
 pub mod usage;
 

@@ -2,14 +2,15 @@
 //! driver sees is sent until the leader has recorded it, and what was
 //! recorded is kept in the sandbox (`reported`), so a restarted agent sends
 //! only what the leader has not got. What to report is decided by
-//! [`report_for`], a pure function.
+//! [`report_for`], a pure function; [`send`] is the one call that delivers
+//! a report (the simulated agents of [`crate::sim`] use it too).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use corral_api::client::Method;
 use corral_api::native::{TaskStatusAck, TaskStatusReport};
-use corral_api::Client;
+use corral_api::{Client, ClientError};
 
 use crate::driver::{files, Exit, TaskState};
 use crate::AgentShared;
@@ -62,8 +63,23 @@ pub fn report_for(
     }
 }
 
+/// Sends one report to the leader (`POST /v1/agents/status`): `Ok(true)`
+/// once it is recorded (now or before), `Ok(false)` when the leader refuses
+/// it (a task it never assigned to this machine).
+pub async fn send(client: &Client, report: &TaskStatusReport) -> Result<bool, ClientError> {
+    client
+        .call::<_, TaskStatusAck>(Method::POST, "/v1/agents/status", Some(report))
+        .await
+        .map(|ack| ack.recorded)
+}
+
+/// The client reports go through: one report may take up to 5 s.
+pub fn client(servers: Vec<String>) -> Client {
+    Client::with_timeout(servers, Duration::from_secs(5))
+}
+
 pub async fn run(shared: Arc<AgentShared>) {
-    let client = Client::with_timeout(shared.cfg.servers.clone(), Duration::from_secs(5));
+    let client = client(shared.cfg.servers.clone());
     let mut refused: std::collections::HashSet<(String, &'static str)> = Default::default();
     let mut announced: std::collections::HashSet<String> = Default::default();
     let mut tick = tokio::time::interval(INTERVAL);
@@ -95,15 +111,12 @@ pub async fn run(shared: Arc<AgentShared>) {
                 reason,
                 message,
             };
-            match client
-                .call::<_, TaskStatusAck>(Method::POST, "/v1/agents/status", Some(&report))
-                .await
-            {
-                Ok(ack) if ack.recorded => {
+            match send(&client, &report).await {
+                Ok(true) => {
                     let _ = files::write_atomic(&dir.join(REPORTED), name.as_bytes());
                     announced.insert(id.clone());
                 }
-                Ok(_) => {
+                Ok(false) => {
                     // The leader refused it (a task it never assigned): say
                     // so once per process, not every tick.
                     if refused.insert((id.clone(), name)) {

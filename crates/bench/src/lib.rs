@@ -31,6 +31,7 @@ pub mod etcd;
 pub mod process;
 pub mod report;
 pub mod suite;
+pub mod tasks;
 pub mod zk;
 
 /// The value every benchmark write stores: 100 bytes.

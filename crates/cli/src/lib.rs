@@ -104,6 +104,36 @@ pub enum Command {
     /// Supervise one task in SANDBOX (started by the agent; not for humans).
     #[command(hide = true)]
     Supervise { sandbox: PathBuf },
+    /// For benchmarks: run COUNT simulated agents in this one process, each
+    /// registering with the cluster on its own loopback address and offering
+    /// ports 31000-32000 as a node does; launched tasks are reported RUNNING
+    /// at once and never run (no process).
+    SimAgents {
+        /// How many simulated agents.
+        #[arg(long)]
+        count: u32,
+        /// Master API addresses of the servers (`IP:PORT,IP:PORT`).
+        #[arg(long, value_delimiter = ',', required = true)]
+        servers: Vec<String>,
+        /// Address of the first agent; the others follow it (127.0.0.0/8 only).
+        #[arg(long, default_value_t = corral_agent::sim::DEFAULT_FIRST_IP)]
+        first_ip: std::net::Ipv4Addr,
+        /// Agent API port, on each agent's own address.
+        #[arg(long, default_value_t = 5051)]
+        port: u16,
+        /// CPUs each agent offers.
+        #[arg(long, default_value_t = 64.0)]
+        cpus: f64,
+        /// Memory each agent offers, in MB.
+        #[arg(long, default_value_t = 262_144)]
+        mem_mb: u64,
+        /// Disk each agent offers, in MB.
+        #[arg(long, default_value_t = 1_048_576)]
+        disk_mb: u64,
+        /// Heartbeat interval in ms (the cluster's `--heartbeat-ms`).
+        #[arg(long, default_value_t = 1000)]
+        heartbeat_ms: u64,
+    },
 }
 
 /// Where `up`, `down` and `status` look for corral.toml by default.
@@ -138,6 +168,32 @@ pub fn run() -> ExitCode {
         Command::Supervise { sandbox } => {
             return ExitCode::from(corral_agent::supervise::run(&sandbox).clamp(0, 255) as u8)
         }
+        Command::SimAgents {
+            count,
+            servers,
+            first_ip,
+            port,
+            cpus,
+            mem_mb,
+            disk_mb,
+            heartbeat_ms,
+        } => corral_agent::sim::run(corral_agent::sim::SimConfig {
+            count,
+            servers,
+            first_ip,
+            port,
+            resources: corral_core::Resources {
+                cpus,
+                mem_mb,
+                disk_mb,
+                ports: vec![corral_agent::sim::PORTS],
+            },
+            heartbeat_ms,
+        })
+        .map_err(|e| match e {
+            corral_agent::sim::SimError::Usage(m) => CliError::Usage(m),
+            other => CliError::Failed(other.into()),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
