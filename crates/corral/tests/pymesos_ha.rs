@@ -148,7 +148,15 @@ fn task_ids(range: std::ops::Range<usize>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pymesos_follows_the_leader_through_zk_detection_and_loses_no_task() {
-    let mut c = Cluster::start(Path::new(BIN), ClusterSpec::default());
+    // The killed server's agent counts as gone only after 40 missed
+    // heartbeats (8 s): the machine is restarted well within that.
+    let mut c = Cluster::start(
+        Path::new(BIN),
+        ClusterSpec {
+            max_missed_heartbeats: 40,
+            ..Default::default()
+        },
+    );
     let leader = c.must_leader(T).await;
     c.must_all_agents_registered(T).await;
     let zk: Vec<String> = c
