@@ -115,6 +115,7 @@ async fn command(State(s): State<Arc<AgentShared>>, body: Bytes) -> Response {
                 return driver_error(e);
             }
             tracing::info!(task = %spec.id, leader = env.leader_id, "task launched");
+            s.activity.notify_one();
         }
         AgentCommand::KillTask { id, grace_ms } => {
             if let Err(e) = s.driver.state(&id) {
@@ -124,13 +125,18 @@ async fn command(State(s): State<Arc<AgentShared>>, body: Bytes) -> Response {
             if let Ok(dir) = s.driver.sandbox(&id) {
                 let _ = std::fs::write(dir.join(crate::reporter::KILL_REQUESTED), b"");
             }
-            let driver = s.driver.clone();
+            let shared = s.clone();
             // Kill runs on: the answer says the kill started, not that it ended.
             tokio::spawn(async move {
-                match driver.kill(&id, Duration::from_millis(grace_ms)).await {
+                match shared
+                    .driver
+                    .kill(&id, Duration::from_millis(grace_ms))
+                    .await
+                {
                     Ok(exit) => tracing::info!(task = %id, ?exit, "task killed"),
                     Err(e) => tracing::warn!(task = %id, error = %e, "kill failed"),
                 }
+                shared.activity.notify_one();
             });
         }
     }

@@ -79,6 +79,8 @@ pub struct AgentShared {
     pub reregister: Notify,
     /// Runs this machine's tasks.
     pub driver: driver::process::ProcessDriver,
+    /// A task was launched or killed: the reporter looks sooner.
+    pub activity: Notify,
     /// Whether task limits are enforced (cgroups v2) or only measured;
     /// decided once at start.
     pub resource_mode: cgroup::Mode,
@@ -148,6 +150,7 @@ pub async fn start(cfg: AgentConfig) -> Result<Arc<AgentShared>, AgentError> {
         registered: AtomicBool::new(false),
         reregister: Notify::new(),
         driver,
+        activity: Notify::new(),
         resource_mode,
     });
     let app = api::router(shared.clone());

@@ -17,6 +17,11 @@ use crate::AgentShared;
 
 /// How often task states are checked.
 pub const INTERVAL: Duration = Duration::from_millis(200);
+/// How often right after a launch or kill, so RUNNING and KILLED reach
+/// the framework in milliseconds, not at the next tick.
+pub const FAST_INTERVAL: Duration = Duration::from_millis(10);
+/// How long the fast checks go on after a launch or kill.
+pub const FAST_WINDOW: Duration = Duration::from_secs(1);
 /// Marker file: a kill was asked for, so a signal death is TASK_KILLED.
 pub const KILL_REQUESTED: &str = "kill_requested";
 /// What the leader last recorded for this task.
@@ -82,10 +87,19 @@ pub async fn run(shared: Arc<AgentShared>) {
     let client = client(shared.cfg.servers.clone());
     let mut refused: std::collections::HashSet<(String, &'static str)> = Default::default();
     let mut announced: std::collections::HashSet<String> = Default::default();
-    let mut tick = tokio::time::interval(INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut fast_until = tokio::time::Instant::now();
     loop {
-        tick.tick().await;
+        let wait = if tokio::time::Instant::now() < fast_until {
+            FAST_INTERVAL
+        } else {
+            INTERVAL
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.activity.notified() => {
+                fast_until = tokio::time::Instant::now() + FAST_WINDOW;
+            }
+        }
         let Ok(tasks) = shared.driver.recover() else {
             continue;
         };

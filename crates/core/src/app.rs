@@ -275,13 +275,22 @@ pub enum DeploymentChange {
     Delete,
 }
 
-/// Tasks of one app, by task id.
+/// Tasks of one app: a range of the id-ordered task map (an app's task
+/// ids share its prefix), so the cost is the app's own tasks.
 pub fn tasks_of<'a>(
-    tasks: impl Iterator<Item = &'a crate::task::Task>,
-    app: &'a AppId,
+    tasks: &'a std::collections::BTreeMap<TaskId, crate::task::Task>,
+    app: &AppId,
 ) -> impl Iterator<Item = &'a crate::task::Task> {
     let prefix = format!("{}.", app.task_prefix());
-    tasks.filter(move |t| t.spec.id.0.starts_with(&prefix) && !t.spec.id.0[prefix.len()..].contains('.'))
+    let prefix_len = prefix.len();
+    let start = TaskId(prefix.clone());
+    tasks
+        .range(start..)
+        .take_while(move |(id, _)| id.0.starts_with(&prefix))
+        // `/a`'s tasks are `a.<suffix>`; `/a.b`'s (`a.b.<suffix>`) share
+        // the prefix but not the shape.
+        .filter(move |(id, _)| !id.0[prefix_len..].contains('.'))
+        .map(|(_, t)| t)
 }
 
 #[cfg(test)]
@@ -297,7 +306,11 @@ mod tests {
             ("/a.b/c-1", "/a.b/c-1"),
         ];
         for (raw, want) in ok {
-            assert_eq!(AppId::parse(raw).map(|a| a.0), Ok(want.to_string()), "{raw}");
+            assert_eq!(
+                AppId::parse(raw).map(|a| a.0),
+                Ok(want.to_string()),
+                "{raw}"
+            );
         }
         let bad = ["", "/", "/Web", "/-x", "/x-", "/a..b", "/a_b", "/a/ b"];
         for raw in bad {

@@ -72,7 +72,11 @@ async fn pymesos_runs_tasks_on_every_agent() {
         .iter()
         .filter_map(|f| f["name"].as_str())
         .collect();
-    assert_eq!(active, ["marathon"], "only the built-in app scheduler: {state}");
+    assert_eq!(
+        active,
+        ["marathon"],
+        "only the built-in app scheduler: {state}"
+    );
     let done = &state["completed_frameworks"][0];
     assert_eq!(done["name"], "corral-pymesos-example");
     let tasks = done["completed_tasks"].as_array().unwrap();

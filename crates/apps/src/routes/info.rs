@@ -53,10 +53,7 @@ pub async fn metrics(State(ctx): State<Arc<AppsCtx>>) -> Response {
         let fw = crate::scheduler::framework_id();
         (
             s.apps.len(),
-            s.tasks
-                .values()
-                .filter(|t| t.framework == fw && !t.state.is_terminal())
-                .count(),
+            s.live_tasks().filter(|t| t.framework == fw).count(),
             s.deployments.len(),
         )
     });

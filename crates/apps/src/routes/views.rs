@@ -16,7 +16,7 @@ use crate::time::iso;
 /// The live tasks of `app` launched by the app scheduler.
 pub fn live_tasks<'a>(s: &'a State, app: &'a AppId) -> impl Iterator<Item = &'a Task> {
     let fw = crate::scheduler::framework_id();
-    tasks_of(s.tasks.values(), app).filter(move |t| t.framework == fw && !t.state.is_terminal())
+    tasks_of(&s.tasks, app).filter(move |t| t.framework == fw && !t.state.is_terminal())
 }
 
 /// The config version (ms) a task was launched for.

@@ -347,8 +347,7 @@ fn checked<'a>(
     killing: &'a HashMap<TaskId, u64>,
 ) -> impl Iterator<Item = (&'a App, &'a Task)> {
     let fw = super::framework_id();
-    s.tasks
-        .values()
+    s.live_tasks()
         .filter(move |t| t.framework == fw && t.state == TaskState::Running)
         .filter(|t| !killing.contains_key(&t.spec.id))
         .filter_map(|t| Some((s.apps.get(&AppId::of_task(&t.spec.id)?)?, t)))

@@ -15,7 +15,7 @@ use super::version_text;
 /// The app's live (non-terminal) tasks of the app scheduler.
 fn live<'a>(s: &'a State, app: &'a AppId) -> impl Iterator<Item = &'a Task> {
     let fw = super::framework_id();
-    corral_core::app::tasks_of(s.tasks.values(), app)
+    corral_core::app::tasks_of(&s.tasks, app)
         .filter(move |t| t.framework == fw && !t.state.is_terminal())
 }
 

@@ -217,9 +217,8 @@ async fn reconcile(ctx: &AppsCtx) {
         }
         // Tasks of ours whose app is gone: stop them.
         let orphans: Vec<TaskId> = s
-            .tasks
-            .values()
-            .filter(|t| t.framework == fw && !t.state.is_terminal())
+            .live_tasks()
+            .filter(|t| t.framework == fw)
             .filter(|t| AppId::of_task(&t.spec.id).is_none_or(|a| !s.apps.contains_key(&a)))
             .map(|t| t.spec.id.clone())
             .collect();
@@ -387,8 +386,7 @@ async fn launch_all(ctx: &AppsCtx, work: &[Work], now: u64) {
     // could use).
     let mut book = ctx.book();
     if wanting {
-        if book.suppressed
-            || (offers.is_empty() && now.saturating_sub(book.last_revive_ms) >= 1000)
+        if book.suppressed || (offers.is_empty() && now.saturating_sub(book.last_revive_ms) >= 1000)
         {
             book.last_revive_ms = now;
             book.suppressed = false;

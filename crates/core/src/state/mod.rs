@@ -17,6 +17,8 @@ use crate::kv::KvEntry;
 use crate::machine::{Agent, AgentStatus, MachineId, Resources};
 use crate::task::{StatusRecord, Task, TaskId, TaskState, MAX_STATUSES};
 
+use index::TaskIndex;
+
 /// Everything the store replicates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct State {
@@ -34,12 +36,18 @@ pub struct State {
     /// Revision of the last applied request (0 before any); each applied
     /// request takes the next one.
     pub revision: u64,
+    /// Indexes over the tasks (derived; see `index.rs`).
+    #[serde(skip)]
+    index: TaskIndex,
 }
 
 impl State {
     /// Applies one request as the next revision. Deterministic: same inputs,
     /// same state, response and events, on every server.
     pub fn apply(&mut self, req: &Request) -> (Response, Vec<Event>) {
+        if !self.index.built {
+            self.index = TaskIndex::build(self.tasks.values());
+        }
         self.revision += 1;
         let rev = self.revision;
         let now = req.now_ms;
@@ -221,6 +229,9 @@ impl State {
                                 unacked: None,
                             },
                         );
+                        if let Some(t) = self.tasks.get(&spec.id) {
+                            self.index.observe(t);
+                        }
                     }
                     Response::TasksLaunched { count: tasks.len() }
                 }
@@ -258,6 +269,7 @@ impl State {
                         // Keep the first (STAGING) and the most recent ones.
                         t.statuses.remove(1);
                     }
+                    self.index.observe(t);
                     events.push(Event::TaskUpdated {
                         id: id.clone(),
                         framework: t.framework.clone(),
@@ -277,6 +289,7 @@ impl State {
                 Some(t) if &t.framework == framework => {
                     if t.unacked == Some(*revision) {
                         t.unacked = None;
+                        self.index.observe(t);
                     }
                     Response::Done
                 }
@@ -361,18 +374,45 @@ impl State {
         now_ms: u64,
         timeout_ms: u64,
     ) -> Vec<(TaskId, MachineId, u64)> {
-        self.tasks
-            .values()
-            .filter(|t| !t.state.is_terminal())
-            .filter_map(|t| {
-                let a = self.agents.get(&t.agent)?;
-                let since = a
-                    .unreachable_since_ms
-                    .filter(|_| a.status == AgentStatus::Unreachable)?;
-                let away = now_ms.saturating_sub(since);
-                (away >= timeout_ms).then(|| (t.spec.id.clone(), t.agent.clone(), away))
-            })
-            .collect()
+        let mut out = Vec::new();
+        for a in self.agents.values() {
+            let Some(since) = a
+                .unreachable_since_ms
+                .filter(|_| a.status == AgentStatus::Unreachable)
+            else {
+                continue;
+            };
+            let away = now_ms.saturating_sub(since);
+            if away < timeout_ms {
+                continue;
+            }
+            for t in self.live_on_agent(&a.info.id) {
+                out.push((t.spec.id.clone(), t.agent.clone(), away));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Tasks that have not ended on `agent`, in id order.
+    pub fn live_on_agent<'a>(
+        &'a self,
+        agent: &'a MachineId,
+    ) -> Box<dyn Iterator<Item = &'a Task> + 'a> {
+        if !self.index.built {
+            return Box::new(
+                self.tasks
+                    .values()
+                    .filter(move |t| &t.agent == agent && !t.state.is_terminal()),
+            );
+        }
+        Box::new(
+            self.index
+                .on_agent(agent)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| self.tasks.get(id)),
+        )
     }
 
     /// True when `agent` reports `reported` (a live state) for a task the
@@ -393,18 +433,55 @@ impl State {
 
     /// Resources held on `agent` by tasks that have not ended.
     pub fn used_on_agent(&self, agent: &MachineId) -> Resources {
-        self.tasks
-            .values()
-            .filter(|t| &t.agent == agent && !t.state.is_terminal())
+        if !self.index.built {
+            return self
+                .tasks
+                .values()
+                .filter(|t| &t.agent == agent && !t.state.is_terminal())
+                .fold(Resources::default(), |acc, t| acc.plus(&t.spec.resources));
+        }
+        self.sum(self.index.on_agent(agent))
+    }
+
+    fn sum(&self, ids: Option<&std::collections::BTreeSet<TaskId>>) -> Resources {
+        ids.into_iter()
+            .flatten()
+            .filter_map(|id| self.tasks.get(id))
             .fold(Resources::default(), |acc, t| acc.plus(&t.spec.resources))
+    }
+
+    /// Tasks that have not ended, in id order.
+    pub fn live_tasks(&self) -> Box<dyn Iterator<Item = &Task> + '_> {
+        if !self.index.built {
+            return Box::new(self.tasks.values().filter(|t| !t.state.is_terminal()));
+        }
+        Box::new(self.index.live().iter().filter_map(|id| self.tasks.get(id)))
+    }
+
+    /// Tasks whose latest status waits for its framework's
+    /// acknowledgement, in id order.
+    pub fn unacked_tasks(&self) -> Box<dyn Iterator<Item = &Task> + '_> {
+        if !self.index.built {
+            return Box::new(self.tasks.values().filter(|t| t.unacked.is_some()));
+        }
+        Box::new(
+            self.index
+                .unacked()
+                .iter()
+                .filter_map(|id| self.tasks.get(id)),
+        )
     }
 
     /// Resources held by `framework`'s tasks that have not ended.
     pub fn allocated_to(&self, framework: &FrameworkId) -> Resources {
-        self.tasks
-            .values()
-            .filter(|t| &t.framework == framework && !t.state.is_terminal())
-            .fold(Resources::default(), |acc, t| acc.plus(&t.spec.resources))
+        if !self.index.built {
+            return self
+                .tasks
+                .values()
+                .filter(|t| &t.framework == framework && !t.state.is_terminal())
+                .fold(Resources::default(), |acc, t| acc.plus(&t.spec.resources));
+        }
+        self.sum(self.index.of_framework(framework))
     }
 
     /// Keys whose TTL has run out at `now_ms`, at most `limit` of them.
@@ -430,5 +507,6 @@ impl State {
 }
 
 mod apps;
+mod index;
 #[cfg(test)]
 mod tests;

@@ -545,6 +545,59 @@ fn resources_held_by_live_tasks() {
     assert!(s.used_on_agent(&id(2)).is_empty());
 }
 
+/// The task indexes apply keeps answer exactly what a scan of the tasks
+/// answers (a state loaded from JSON has no index and scans).
+#[test]
+fn task_indexes_agree_with_a_scan() {
+    let mut s = State::default();
+    let f1 = FrameworkId("f1".into());
+    let steps = [
+        Command::RegisterAgent(reg(1)),
+        Command::RegisterAgent(reg(2)),
+        fw("f1", "web"),
+        launch("f1", 1, &["t1", "t2", "t3"]),
+        launch("f1", 2, &["t4"]),
+        update("t1", Some(1), TaskState::Running),
+        update("t3", Some(1), TaskState::Finished),
+        ack("f1", "t1", 6),
+        update("t4", None, TaskState::Lost),
+    ];
+    for (i, c) in steps.into_iter().enumerate() {
+        s.apply(&Request {
+            now_ms: i as u64,
+            command: c,
+        });
+        let scan: State = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        for agent in [id(1), id(2), id(3)] {
+            assert_eq!(
+                s.used_on_agent(&agent),
+                scan.used_on_agent(&agent),
+                "step {i}"
+            );
+        }
+        assert_eq!(s.allocated_to(&f1), scan.allocated_to(&f1), "step {i}");
+        let ids = |st: &State| -> (Vec<String>, Vec<String>) {
+            (
+                st.live_tasks().map(|t| t.spec.id.0.clone()).collect(),
+                st.unacked_tasks().map(|t| t.spec.id.0.clone()).collect(),
+            )
+        };
+        assert_eq!(ids(&s), ids(&scan), "step {i}");
+    }
+    assert_eq!(
+        s.live_tasks()
+            .map(|t| t.spec.id.0.as_str())
+            .collect::<Vec<_>>(),
+        ["t1", "t2"]
+    );
+    assert_eq!(
+        s.unacked_tasks()
+            .map(|t| t.spec.id.0.as_str())
+            .collect::<Vec<_>>(),
+        ["t3", "t4"]
+    );
+}
+
 #[test]
 fn commands_round_trip_as_stored() {
     // The log stores JSON; this pins the shape of one command so a silent

@@ -87,7 +87,7 @@ impl Redelivery {
         let subscribed: HashSet<&FrameworkId> = subscribed.iter().collect();
         let mut out = Vec::new();
         let mut pending = HashSet::new();
-        for t in state.tasks.values() {
+        for t in state.unacked_tasks() {
             let Some(rev) = t.unacked else { continue };
             pending.insert(&t.spec.id);
             if !subscribed.contains(&t.framework) {
