@@ -14,6 +14,8 @@ pub mod launch;
 pub mod placement;
 
 use std::sync::Arc;
+
+use futures_util::StreamExt;
 use std::time::Duration;
 
 use corral_api::mesos_v1::{self, Accept, Event, Filters, Id, Kill, Launch, Operation};
@@ -38,6 +40,8 @@ pub const FRAMEWORK_NAME: &str = "marathon";
 pub const TICK: Duration = Duration::from_millis(100);
 /// A kill not answered by a terminal state within this long is sent again.
 const KILL_RETRY_MS: u64 = 10_000;
+/// Offers answered at once (each a commit and agent calls).
+const ACCEPTS_IN_FLIGHT: usize = 64;
 /// Unused offers are declined for this long (a new deployment revives).
 const DECLINE_SECONDS: f64 = 5.0;
 
@@ -359,8 +363,10 @@ async fn launch_all(ctx: &AppsCtx, work: &[Work], now: u64) {
             ctx.book().waiting.remove(&w.app);
         }
     }
-    for (slot, infos) in slots.iter().zip(per_slot) {
-        let accept = Accept {
+    let accepts: Vec<Accept> = slots
+        .iter()
+        .zip(per_slot)
+        .map(|(slot, infos)| Accept {
             offer_ids: vec![Id {
                 value: slot.offer_id.clone(),
             }],
@@ -375,11 +381,20 @@ async fn launch_all(ctx: &AppsCtx, work: &[Work], now: u64) {
             filters: Some(Filters {
                 refuse_seconds: Some(DECLINE_SECONDS),
             }),
-        };
-        if let Err(e) = tasks::accept(&ctx.master, &fw, accept).await {
-            tracing::warn!(error = %e, "app launch was not recorded; it is retried");
-        }
-    }
+        })
+        .collect();
+    // Offers are answered concurrently: their launches are committed
+    // together (the store batches writes) and their agents told in parallel.
+    futures_util::stream::iter(accepts)
+        .for_each_concurrent(ACCEPTS_IN_FLIGHT, |accept| {
+            let fw = &fw;
+            async move {
+                if let Err(e) = tasks::accept(&ctx.master, fw, accept).await {
+                    tracing::warn!(error = %e, "app launch was not recorded; it is retried");
+                }
+            }
+        })
+        .await;
     // Apps wait and no offer is in hand: ask for offers again (declines
     // filtered these agents for a while). Nothing to launch: take no
     // offers at all (an idle app scheduler holds nothing other frameworks

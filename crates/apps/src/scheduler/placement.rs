@@ -2,7 +2,7 @@
 //! host ports), constraints, and spread — each instance goes to the
 //! fitting agent with the fewest instances of the app. Pure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use corral_core::app::AppSpec;
 use corral_core::constraint::{check_all, Site};
@@ -48,37 +48,59 @@ pub fn needs(spec: &AppSpec) -> Resources {
 /// when the offers run out; the caller asks `constraint::explain` why.
 pub fn place(spec: &AppSpec, count: u32, slots: &mut [Slot], live: &[Host]) -> Vec<Placement> {
     let need = needs(spec);
-    let mut hosts: Vec<Host> = live.to_vec();
+    let constrained = !spec.constraints.is_empty();
+    // Instances per host, for spread; the hosts themselves only matter to
+    // constraints (kept only then: 10,000 instances must stay cheap).
+    let mut per_host: HashMap<String, usize> = HashMap::new();
+    for h in live {
+        *per_host.entry(h.hostname.clone()).or_default() += 1;
+    }
+    let mut hosts: Vec<Host> = if constrained {
+        live.to_vec()
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
     for _ in 0..count {
-        let sites: Vec<Site> = slots
-            .iter()
-            .map(|s| Site {
-                hostname: &s.hostname,
-                attributes: &s.attributes,
-            })
-            .collect();
-        let placed: Vec<Site> = hosts
-            .iter()
-            .map(|h| Site {
-                hostname: &h.hostname,
-                attributes: &h.attributes,
-            })
-            .collect();
         let mut best: Option<(usize, usize, Vec<u16>)> = None;
-        for (i, slot) in slots.iter().enumerate() {
-            if !fits(&slot.free, &need) {
-                continue;
-            }
-            let Some(ports) = pick_ports(spec, &slot.free.ports) else {
-                continue;
+        {
+            let sites: Vec<Site> = if constrained {
+                slots
+                    .iter()
+                    .map(|s| Site {
+                        hostname: &s.hostname,
+                        attributes: &s.attributes,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
             };
-            if check_all(&spec.constraints, &sites[i], &placed, &sites).is_err() {
-                continue;
-            }
-            let here = hosts.iter().filter(|h| h.hostname == slot.hostname).count();
-            if best.as_ref().is_none_or(|(_, n, _)| here < *n) {
+            let placed: Vec<Site> = hosts
+                .iter()
+                .map(|h| Site {
+                    hostname: &h.hostname,
+                    attributes: &h.attributes,
+                })
+                .collect();
+            for (i, slot) in slots.iter().enumerate() {
+                if !fits(&slot.free, &need) {
+                    continue;
+                }
+                let here = per_host.get(&slot.hostname).copied().unwrap_or(0);
+                if best.as_ref().is_some_and(|(_, n, _)| here >= *n) {
+                    continue;
+                }
+                let Some(ports) = pick_ports(spec, &slot.free.ports) else {
+                    continue;
+                };
+                if constrained && check_all(&spec.constraints, &sites[i], &placed, &sites).is_err()
+                {
+                    continue;
+                }
                 best = Some((i, here, ports));
+                if here == 0 {
+                    break; // nobody beats an empty host
+                }
             }
         }
         let Some((i, _, ports)) = best else { break };
@@ -86,12 +108,17 @@ pub fn place(spec: &AppSpec, count: u32, slots: &mut [Slot], live: &[Host]) -> V
         slot.free.cpus -= need.cpus;
         slot.free.mem_mb -= need.mem_mb;
         slot.free.disk_mb -= need.disk_mb;
-        let taken: Vec<(u16, u16)> = ports.iter().map(|p| (*p, *p)).collect();
-        slot.free.ports = subtract_ranges(&slot.free.ports, &taken);
-        hosts.push(Host {
-            hostname: slot.hostname.clone(),
-            attributes: slot.attributes.clone(),
-        });
+        if !ports.is_empty() {
+            let taken: Vec<(u16, u16)> = ports.iter().map(|p| (*p, *p)).collect();
+            slot.free.ports = subtract_ranges(&slot.free.ports, &taken);
+        }
+        *per_host.entry(slot.hostname.clone()).or_default() += 1;
+        if constrained {
+            hosts.push(Host {
+                hostname: slot.hostname.clone(),
+                attributes: slot.attributes.clone(),
+            });
+        }
         out.push(Placement { slot: i, ports });
     }
     out
