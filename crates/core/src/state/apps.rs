@@ -121,6 +121,29 @@ impl State {
         }
     }
 
+    /// Why a change to the existing app `id` under a new deployment may
+    /// not go ahead (unknown app, deployment id taken, locked); `None` when
+    /// it may (a forced change has then dropped the locking deployments).
+    fn change_existing(
+        &mut self,
+        id: &AppId,
+        deployment: &str,
+        force: bool,
+        events: &mut Vec<Event>,
+    ) -> Option<Response> {
+        if !self.apps.contains_key(id) {
+            return Some(Response::Refused {
+                reason: format!("App '{id}' does not exist"),
+            });
+        }
+        if self.deployments.contains_key(deployment) {
+            return Some(Response::Refused {
+                reason: format!("deployment id {deployment} is already in use"),
+            });
+        }
+        self.take_lock(id, force, events)
+    }
+
     pub(super) fn restart_app(
         &mut self,
         id: &AppId,
@@ -129,18 +152,8 @@ impl State {
         now: u64,
         events: &mut Vec<Event>,
     ) -> Response {
-        if !self.apps.contains_key(id) {
-            return Response::Refused {
-                reason: format!("App '{id}' does not exist"),
-            };
-        }
-        if self.deployments.contains_key(deployment) {
-            return Response::Refused {
-                reason: format!("deployment id {deployment} is already in use"),
-            };
-        }
-        if let Some(locked) = self.take_lock(id, force, events) {
-            return locked;
+        if let Some(refused) = self.change_existing(id, deployment, force, events) {
+            return refused;
         }
         let Some(app) = self.apps.get_mut(id) else {
             return Response::Refused {
@@ -173,18 +186,8 @@ impl State {
         now: u64,
         events: &mut Vec<Event>,
     ) -> Response {
-        if !self.apps.contains_key(id) {
-            return Response::Refused {
-                reason: format!("App '{id}' does not exist"),
-            };
-        }
-        if self.deployments.contains_key(deployment) {
-            return Response::Refused {
-                reason: format!("deployment id {deployment} is already in use"),
-            };
-        }
-        if let Some(locked) = self.take_lock(id, force, events) {
-            return locked;
+        if let Some(refused) = self.change_existing(id, deployment, force, events) {
+            return refused;
         }
         self.apps.remove(id);
         self.start_deployment(deployment, id, DeploymentChange::Delete, now, now, events);

@@ -6,40 +6,17 @@ apps where web depends on db, read back, scaled by 2 and deleted, while
 line per step; any failure raises (non-zero exit). Usage:
     marathon_events.py http://FOLLOWER:8080
 """
-import collections
-import collections.abc
 import queue
 import sys
 import threading
 import time
 
-# marathon 0.13.0 uses collections.Iterable, gone in Python 3.10 (fixed in
-# its repository after the release): the documented harness workaround.
-collections.Iterable = collections.abc.Iterable
+from marathon_harness import DEADLINE, ok, wait  # noqa: E402  (must precede marathon)
 
 from marathon import MarathonClient, MarathonApp  # noqa: E402
 from marathon.exceptions import MarathonHttpError, NotFoundError  # noqa: E402
 from marathon.models.group import MarathonGroup  # noqa: E402
 
-DEADLINE = 60
-
-
-def ok(step):
-    print("ok", step, flush=True)
-
-
-def wait(what, cond):
-    end = time.time() + DEADLINE
-    last = None
-    while time.time() < end:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (MarathonHttpError, NotFoundError) as e:
-            last = e  # e.g. 503 while a new leader is elected: look again
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 
 class Events:

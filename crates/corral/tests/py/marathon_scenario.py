@@ -4,38 +4,14 @@ Runs the issue's user scenario and prints one `ok <step>` line per step;
 any failure raises (non-zero exit). Usage:
     marathon_scenario.py http://FOLLOWER:8080 http://LEADER:8080
 """
-import collections
-import collections.abc
 import sys
 import time
 
-# marathon 0.13.0 uses collections.Iterable, gone in Python 3.10 (fixed in
-# its repository after the release): the documented harness workaround.
-collections.Iterable = collections.abc.Iterable
+from marathon_harness import ok, wait  # must come before marathon is imported
 
 from marathon import MarathonClient, MarathonApp  # noqa: E402
 from marathon.exceptions import MarathonHttpError, ConflictError, NotFoundError  # noqa: E402
 from marathon.util import to_datetime  # noqa: E402
-
-DEADLINE = 60
-
-
-def ok(step):
-    print("ok", step, flush=True)
-
-
-def wait(what, cond):
-    end = time.time() + DEADLINE
-    last = None
-    while time.time() < end:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (MarathonHttpError, NotFoundError) as e:
-            last = e
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 
 def settled(c, app_id, n):
