@@ -25,6 +25,7 @@
 //!
 //! Errors are `anyhow` throughout: this is a test harness, like the tests.
 
+pub mod apps;
 pub mod corral;
 pub mod driver;
 pub mod etcd;

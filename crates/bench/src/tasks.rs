@@ -28,10 +28,10 @@
 //! writes the report.
 
 mod agents;
-mod cpu;
+pub mod cpu;
 mod framework;
 mod launches;
-mod render;
+pub mod render;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -612,7 +612,7 @@ async fn sample(
 /// is the answer to the previous one's last event, so without it every
 /// call would fall at the same point of the agents' periodic work (the
 /// reporter's 200 ms tick) and the samples would all measure one phase.
-fn pause(i: usize, salt: f64) -> Duration {
+pub fn pause(i: usize, salt: f64) -> Duration {
     let frac = ((i as f64 + salt) * 0.618_033_988_75).fract();
     Duration::from_secs_f64(frac * 0.25)
 }

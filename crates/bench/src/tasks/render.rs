@@ -5,12 +5,12 @@ use std::time::Duration;
 use super::{TasksReport, LATENCY_TARGET_MS, THROUGHPUT_TARGET};
 use crate::driver::percentile;
 
-fn ms(d: Duration) -> f64 {
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
 /// `p50 12.3 ms  p99 45.6 ms  max 50.0 ms  (n samples)`, or `-`.
-fn spread(samples: &[Duration]) -> String {
+pub fn spread(samples: &[Duration]) -> String {
     let mut s = samples.to_vec();
     s.sort_unstable();
     match (percentile(&s, 0.5), percentile(&s, 0.99), s.last()) {
@@ -25,7 +25,7 @@ fn spread(samples: &[Duration]) -> String {
     }
 }
 
-fn met(ok: bool) -> &'static str {
+pub fn met(ok: bool) -> &'static str {
     if ok {
         "met"
     } else {
