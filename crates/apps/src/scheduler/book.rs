@@ -29,6 +29,9 @@ pub struct Book {
     pub term: u64,
     /// Offers received and not yet used or declined.
     pub offers: Vec<Offer>,
+    /// Tasks whose end this leader has already taken in (a status sent
+    /// again is not a second failure).
+    pub ended: std::collections::HashSet<TaskId>,
     /// Kills sent, by task, with when.
     pub killing: HashMap<TaskId, u64>,
     /// Launch backoff per app, for the config version it applies to.

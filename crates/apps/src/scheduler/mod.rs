@@ -74,7 +74,7 @@ pub async fn run(ctx: Arc<AppsCtx>) {
         loop {
             tokio::select! {
                 ev = events.recv() => match ev {
-                    Some(ev) => on_event(&ctx, ev).await,
+                    Some(ev) => on_event(&ctx, ev),
                     None => break, // no longer leading, or replaced
                 },
                 _ = tick.tick() => {
@@ -114,24 +114,31 @@ async fn register(master: &MasterCtx) -> Result<(), String> {
     }
 }
 
-async fn on_event(ctx: &AppsCtx, ev: Event) {
+fn on_event(ctx: &Arc<AppsCtx>, ev: Event) {
     match ev {
         Event::Offers { offers } => ctx.book().offers.extend(offers.offers),
         Event::Rescind { rescind } => ctx
             .book()
             .offers
             .retain(|o| o.id.value != rescind.offer_id.value),
-        Event::Update { update } => on_update(ctx, update.status).await,
+        Event::Update { update } => on_update(ctx, update.status),
         Event::Subscribed { .. } | Event::Heartbeat | Event::Error { .. } => {}
     }
 }
 
 /// A status of one of our tasks: remembered for backoff and the app's
-/// last failure, then acknowledged.
-async fn on_update(ctx: &AppsCtx, st: mesos_v1::TaskStatus) {
+/// last failure, then acknowledged (in the background: acknowledgements
+/// are commits, and many at once share them).
+fn on_update(ctx: &Arc<AppsCtx>, st: mesos_v1::TaskStatus) {
     let task = TaskId(st.task_id.value.clone());
     let state = TaskState::from_mesos_name(&st.state);
-    if state.is_some_and(TaskState::is_terminal) {
+    // Only a recorded end, seen for the first time, is news: the same
+    // status sent again (not yet acknowledged) or a reconciliation answer
+    // must not count as another failure.
+    let first_end = state.is_some_and(TaskState::is_terminal)
+        && st.uuid.is_some()
+        && ctx.book().ended.insert(task.clone());
+    if first_end {
         let asked = ctx.book().killing.remove(&task).is_some();
         if let (false, Some(app_id)) = (asked, AppId::of_task(&task)) {
             let now = now_ms();
@@ -177,9 +184,12 @@ async fn on_update(ctx: &AppsCtx, st: mesos_v1::TaskStatus) {
             task_id: st.task_id,
             uuid,
         };
-        if let Err(e) = tasks::acknowledge(&ctx.master, &framework_id(), ack).await {
-            tracing::debug!(error = ?e, "could not acknowledge an app task's status");
-        }
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tasks::acknowledge(&ctx.master, &framework_id(), ack).await {
+                tracing::debug!(error = ?e, "could not acknowledge an app task's status");
+            }
+        });
     }
 }
 
