@@ -240,6 +240,16 @@ pub fn parse(parts: &[String]) -> Result<Constraint, ConstraintError> {
 }
 
 impl Constraint {
+    /// Whether checking it looks at the instances already placed (UNIQUE,
+    /// CLUSTER without a value, GROUP_BY, MAX_PER); LIKE, UNLIKE, IS and
+    /// CLUSTER with a value judge the agent alone.
+    pub fn needs_placed(&self) -> bool {
+        matches!(
+            self.op,
+            Operator::Unique | Operator::Cluster(None) | Operator::GroupBy(_) | Operator::MaxPer(_)
+        )
+    }
+
     /// The Marathon form: `[field, OPERATOR]` or `[field, OPERATOR, value]`.
     pub fn parts(&self) -> Vec<String> {
         let mut parts = vec![self.field.clone(), self.op.name().to_owned()];
@@ -452,10 +462,15 @@ pub fn check(
             _ => reject(Reason::MissingField),
         };
     };
-    let here = placed
-        .iter()
-        .filter(|s| c.value_of(s) == Some(value))
-        .count();
+    // Counted only for the operators that look at the placed instances.
+    let here = if c.needs_placed() {
+        placed
+            .iter()
+            .filter(|s| c.value_of(s) == Some(value))
+            .count()
+    } else {
+        0
+    };
     let value_owned = || value.to_owned();
     match &c.op {
         Operator::Unique if here > 0 => reject(Reason::Taken {

@@ -49,6 +49,8 @@ pub fn needs(spec: &AppSpec) -> Resources {
 pub fn place(spec: &AppSpec, count: u32, slots: &mut [Slot], live: &[Host]) -> Vec<Placement> {
     let need = needs(spec);
     let constrained = !spec.constraints.is_empty();
+    // Placed hosts matter only to constraints that count instances.
+    let counting = spec.constraints.iter().any(|c| c.needs_placed());
     // Instances per host, for spread; the hosts themselves only matter to
     // constraints (kept only then: 10,000 instances must stay cheap).
     let mut per_host: HashMap<String, usize> = HashMap::new();
@@ -113,7 +115,7 @@ pub fn place(spec: &AppSpec, count: u32, slots: &mut [Slot], live: &[Host]) -> V
             slot.free.ports = subtract_ranges(&slot.free.ports, &taken);
         }
         *per_host.entry(slot.hostname.clone()).or_default() += 1;
-        if constrained {
+        if counting {
             hosts.push(Host {
                 hostname: slot.hostname.clone(),
                 attributes: slot.attributes.clone(),
