@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use corral_testkit::{phase, Cluster, ClusterSpec};
+use corral_testkit::{phase, run_python, Cluster, ClusterSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const T: Duration = Duration::from_secs(30);
@@ -30,23 +30,7 @@ async fn marathon_python_runs_the_app_lifecycle_through_any_server() {
     phase("marathon-python scenario through a follower");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/marathon_scenario.py");
     let (f, l) = (url(follower), url(leader));
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("timeout")
-            .args(["300", "python3"])
-            .arg(script)
-            .args([&f, &l])
-            .output()
-            .expect("run python3")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the scenario failed:\n{stdout}\n{stderr}\n{}",
-        c.log_tail(leader, 30)
-    );
+    let stdout = run_python(&script, &[f, l], 300, &c.log_tail(leader, 30)).await;
     for step in [
         "ok info, leader and ping through a follower",
         "ok create: 201 with the app, a deployment listed",

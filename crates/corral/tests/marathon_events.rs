@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use corral_testkit::{phase, wait_for, Cluster, ClusterSpec};
+use corral_testkit::{phase, run_python, wait_for, Cluster, ClusterSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const T: Duration = Duration::from_secs(30);
@@ -349,24 +349,13 @@ async fn events_and_groups_through_a_follower_issue_4() {
 
     phase("marathon-python: a group created, read, scaled, deleted; event_stream() parsing it all");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/marathon_events.py");
-    let url = f.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("timeout")
-            .args(["300", "python3"])
-            .arg(script)
-            .arg(&url)
-            .output()
-            .expect("run python3")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the scenario failed:\n{stdout}\n{stderr}\n{}",
-        c.log_tail(leader, 30)
-    );
+    let stdout = run_python(
+        &script,
+        std::slice::from_ref(&f),
+        300,
+        &c.log_tail(leader, 30),
+    )
+    .await;
     for step in [
         "ok event_stream() attached through a follower",
         "ok create_group: a deployment result",

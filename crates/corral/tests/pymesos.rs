@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use corral_testkit::{phase, Cluster, ClusterSpec};
+use corral_testkit::{phase, run_python, Cluster, ClusterSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const T: Duration = Duration::from_secs(30);
@@ -34,25 +34,12 @@ async fn pymesos_runs_tasks_on_every_agent() {
     let follower = (0..3).find(|i| *i != leader).unwrap();
 
     phase("run the example framework through a follower");
-    let out = tokio::task::spawn_blocking({
-        let master = c.machines[follower].api_addr();
-        move || {
-            Command::new("timeout")
-                .args(["120", "python3"])
-                .arg(example())
-                .args(["--master", &master, "--tasks", "30", "--timeout", "60"])
-                .output()
-                .expect("run python3")
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the framework failed:\n{stdout}\n{stderr}"
-    );
+    let master = c.machines[follower].api_addr();
+    let args: Vec<String> = ["--master", &master, "--tasks", "30", "--timeout", "60"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let stdout = run_python(&example(), &args, 120, "the example framework").await;
     assert!(stdout.contains("tasks ended: 31 of 31"), "{stdout}");
     assert!(
         stdout.contains("agents used: 3"),

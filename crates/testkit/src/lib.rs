@@ -532,3 +532,33 @@ impl Drop for Cluster {
         }
     }
 }
+
+/// Runs `python3 SCRIPT ARGS...` (bounded by `timeout_secs`, off the async
+/// runtime) and returns its stdout; panics with stdout, stderr and
+/// `context` when it fails.
+pub async fn run_python(
+    script: &Path,
+    args: &[String],
+    timeout_secs: u32,
+    context: &str,
+) -> String {
+    let (script, args) = (script.to_path_buf(), args.to_vec());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("timeout")
+            .arg(timeout_secs.to_string())
+            .arg("python3")
+            .arg(&script)
+            .args(&args)
+            .output()
+            .expect("run python3")
+    })
+    .await
+    .expect("the python3 runner");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the script failed:\n{stdout}\n{stderr}\n{context}"
+    );
+    stdout
+}
