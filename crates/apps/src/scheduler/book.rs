@@ -39,6 +39,8 @@ pub struct Book {
     pub last_failure: HashMap<AppId, Failure>,
     /// Why an app's next instance has no place (for the queue and status).
     pub waiting: HashMap<AppId, String>,
+    /// When each `waiting` sentence was worked out.
+    pub waiting_since: HashMap<AppId, u64>,
     /// Instances asked for and not yet placed, per app.
     pub queued: HashMap<AppId, u32>,
     /// Since when each app has been waiting for a place.

@@ -40,6 +40,8 @@ pub const FRAMEWORK_NAME: &str = "marathon";
 pub const TICK: Duration = Duration::from_millis(100);
 /// A kill not answered by a terminal state within this long is sent again.
 const KILL_RETRY_MS: u64 = 10_000;
+/// How often the "why does it wait" sentence of an app is worked out again.
+const WAITING_REFRESH_MS: u64 = 2_000;
 /// Offers answered at once (each a commit and agent calls).
 const ACCEPTS_IN_FLIGHT: usize = 64;
 /// Unused offers are declined for this long (a new deployment revives).
@@ -330,6 +332,7 @@ async fn launch_all(ctx: &AppsCtx, work: &[Work], now: u64) {
         if want == 0 {
             let mut book = ctx.book();
             book.waiting.remove(&w.app);
+            book.waiting_since.remove(&w.app);
             book.queued.remove(&w.app);
             book.queued_since.remove(&w.app);
             continue;
@@ -367,10 +370,23 @@ async fn launch_all(ctx: &AppsCtx, work: &[Work], now: u64) {
             ));
         }
         if (placed.len() as u32) < want {
-            let why = unplaced_reason(ctx, &w.spec, &w.app, &w.live_hosts);
-            ctx.book().waiting.insert(w.app.clone(), why);
+            // The sentence looks at every agent: worked out again at most
+            // every WAITING_REFRESH_MS per app, not every tick.
+            let due = ctx
+                .book()
+                .waiting_since
+                .get(&w.app)
+                .is_none_or(|at| now.saturating_sub(*at) >= WAITING_REFRESH_MS);
+            if due {
+                let why = unplaced_reason(ctx, &w.spec, &w.app, &w.live_hosts);
+                let mut book = ctx.book();
+                book.waiting.insert(w.app.clone(), why);
+                book.waiting_since.insert(w.app.clone(), now);
+            }
         } else {
-            ctx.book().waiting.remove(&w.app);
+            let mut book = ctx.book();
+            book.waiting.remove(&w.app);
+            book.waiting_since.remove(&w.app);
         }
     }
     let accepts: Vec<Accept> = slots
