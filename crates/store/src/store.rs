@@ -47,7 +47,7 @@ pub(crate) struct Inner {
     sm: StateMachineStore,
     /// Limit on one write, membership change or read barrier.
     call_timeout: Duration,
-    /// Raft's own runtime (one thread): the core, replication, heartbeats,
+    /// Raft's own runtime (two threads): the core, replication, heartbeats,
     /// the peer RPCs and the batcher run here, so a leader busy serving
     /// clients still heartbeats on time (no spurious elections under load).
     runtime: Option<tokio::runtime::Runtime>,
@@ -73,7 +73,10 @@ impl Store {
             .await
             .map_err(|e| StoreError::Raft(format!("opening the store files panicked: {e}")))??;
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            // Two threads: applying a command can wait for the state lock
+            // while a reader holds it; the other thread keeps heartbeats
+            // and replication going meanwhile.
+            .worker_threads(2)
             .thread_name("raft")
             .on_thread_start(raise_priority)
             .enable_all()
