@@ -18,6 +18,7 @@
 //! - Every log and vote write is on disk (fsynced) before openraft is told so.
 //! - The store binds no listener and reads no clock for the state.
 
+pub mod abdicate;
 pub mod batcher;
 pub mod config;
 pub mod error;

@@ -31,6 +31,9 @@ use crate::types::{ServerNode, TypeConfig};
 pub(crate) const APPEND_PATH: &str = "/raft/append";
 pub(crate) const VOTE_PATH: &str = "/raft/vote";
 pub(crate) const SNAPSHOT_PATH: &str = "/raft/snapshot";
+/// Asks a follower to start an election now (leadership handover, see
+/// [`crate::abdicate`]).
+pub(crate) const ELECT_PATH: &str = "/raft/elect";
 
 /// How soon replication retries a peer that refused the connection.
 /// openraft's default is 500 ms; a restarted server would then hear nothing

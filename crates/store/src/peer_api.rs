@@ -1,6 +1,8 @@
 //! The server side of the Raft peer RPCs: an axum `Router` with `POST
 //! /raft/append`, `/raft/vote` and `/raft/snapshot`, each handing the JSON
-//! request to the local Raft node and answering its `Result` as JSON.
+//! request to the local Raft node and answering its `Result` as JSON, and
+//! `POST /raft/elect`, which asks this node to campaign now (the leader's
+//! handover, [`crate::abdicate`]).
 //!
 //! Owns: the HTTP shape of the peer protocol (the mirror of
 //! [`crate::network`]). Never binds a listener (the node does) and never
@@ -15,7 +17,7 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
-use crate::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
+use crate::network::{APPEND_PATH, ELECT_PATH, SNAPSHOT_PATH, VOTE_PATH};
 use crate::types::{Raft, TypeConfig};
 
 /// Largest peer request accepted. AppendEntries carries up to 1000 entries of
@@ -28,6 +30,7 @@ pub fn router(raft: Raft) -> Router {
         .route(APPEND_PATH, post(append))
         .route(VOTE_PATH, post(vote))
         .route(SNAPSHOT_PATH, post(snapshot))
+        .route(ELECT_PATH, post(elect))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(raft)
 }
@@ -51,4 +54,10 @@ async fn snapshot(
     Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
 ) -> Json<Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>> {
     Json(raft.install_snapshot(req).await)
+}
+
+/// Campaign now. A leader ignores it; a follower becomes a candidate at
+/// once (the voters' leader lease still decides whether it wins).
+async fn elect(State(raft): State<Raft>) -> Json<Result<(), String>> {
+    Json(raft.trigger().elect().await.map_err(|e| e.to_string()))
 }

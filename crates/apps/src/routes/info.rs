@@ -35,17 +35,23 @@ pub async fn leader(State(ctx): State<Arc<AppsCtx>>) -> Response {
     Json(Leader { leader: me(&ctx) }).into_response()
 }
 
-/// DELETE /v2/leader: not yet — openraft 0.9 has no leadership transfer,
-/// and Marathon's way (the leader process exits) would take the server's
-/// agent down with it. Says so instead of pretending.
-pub async fn abdicate(State(_ctx): State<Arc<AppsCtx>>) -> Response {
-    (
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        Json(serde_json::json!({
-            "message": "abdication is not supported by this version of corral: stop the leading server (corral down, or its node process) to move leadership"
-        })),
-    )
-        .into_response()
+/// DELETE /v2/leader: hands leadership to another server (the Raft
+/// leader asks an up-to-date follower to campaign, see
+/// `corral_store::abdicate`); this server stays up as a follower, its agent
+/// and tasks untouched. 200 `{"message": "Leadership abdicated"}` once
+/// another server leads, as Marathon answers; 503 naming why otherwise.
+pub async fn abdicate(State(ctx): State<Arc<AppsCtx>>) -> Response {
+    match ctx.master.store.abdicate().await {
+        Ok((id, node)) => {
+            tracing::info!(new_leader = id, api = %node.api_addr, "leadership abdicated");
+            Json(serde_json::json!({ "message": "Leadership abdicated" })).into_response()
+        }
+        Err(e) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "message": format!("cannot abdicate: {e}") })),
+        )
+            .into_response(),
+    }
 }
 
 pub async fn metrics(State(ctx): State<Arc<AppsCtx>>) -> Response {
