@@ -17,6 +17,7 @@ use corral_api::native::{
 };
 
 use crate::driver::{DriverError, Exit, Limits, TaskSpec, TaskState};
+use crate::units::routes as units;
 use crate::AgentShared;
 
 pub fn router(shared: Arc<AgentShared>) -> Router {
@@ -28,6 +29,9 @@ pub fn router(shared: Arc<AgentShared>) -> Router {
         .route("/slave(1)/state", get(mesos_state))
         .route("/v1/agent/command", post(command))
         .route("/v1/agent/tasks", get(tasks))
+        .route("/v1/agent/units", get(units::list).put(units::put))
+        .route("/v1/agent/units/{name}/journal", get(units::journal))
+        .route("/v1/agent/check", post(crate::check::check))
         .route("/monitor/statistics", get(crate::monitor::statistics))
         .route("/monitor/statistics.json", get(crate::monitor::statistics))
         .route("/files/read", get(crate::files::read))
@@ -109,6 +113,8 @@ async fn command(State(s): State<Arc<AgentShared>>, body: Bytes) -> Response {
                 id: task.id,
                 command: task.command,
                 env: task.env,
+                fetch: task.fetch,
+                user: task.user,
             };
             let enforce_under = s.resource_mode.cgroup_parent();
             if let Err(e) = s.driver.launch_limited(&spec, limits, enforce_under) {
@@ -123,7 +129,7 @@ async fn command(State(s): State<Arc<AgentShared>>, body: Bytes) -> Response {
             }
             // So the reporter calls the signal death TASK_KILLED, not FAILED.
             if let Ok(dir) = s.driver.sandbox(&id) {
-                let _ = std::fs::write(dir.join(crate::reporter::KILL_REQUESTED), b"");
+                let _ = crate::driver::files::touch(&dir.join(crate::reporter::KILL_REQUESTED));
             }
             let shared = s.clone();
             // Kill runs on: the answer says the kill started, not that it ended.

@@ -11,8 +11,10 @@
 
 pub mod api;
 pub mod cgroup;
+pub mod check;
 pub mod driver;
 pub mod fence;
+pub mod fetch;
 pub mod files;
 pub mod identity;
 pub mod link;
@@ -21,6 +23,8 @@ pub mod reporter;
 pub mod resources;
 pub mod sim;
 pub mod supervise;
+pub mod unit_reporter;
+pub mod units;
 pub mod usage;
 
 use std::collections::BTreeMap;
@@ -84,6 +88,8 @@ pub struct AgentShared {
     /// Whether task limits are enforced (cgroups v2) or only measured;
     /// decided once at start.
     pub resource_mode: cgroup::Mode,
+    /// Runs this machine's fleet units (`units/`).
+    pub units: Arc<units::manager::Manager>,
 }
 
 impl AgentShared {
@@ -106,6 +112,9 @@ pub async fn start(cfg: AgentConfig) -> Result<Arc<AgentShared>, AgentError> {
         path: "/proc/self/exe".into(),
         source,
     })?;
+    // Units run under `corral unit-supervise`: this binary too.
+    let units = units::manager::Manager::open(&dir, exe.clone(), &cfg.name, &id.0)
+        .map_err(|e| AgentError::Corrupt(e.to_string()))?;
     let driver = driver::process::ProcessDriver::new(dir.join("sandboxes"), exe)
         .map_err(|e| AgentError::Corrupt(e.to_string()))?;
     match driver.recover() {
@@ -152,6 +161,7 @@ pub async fn start(cfg: AgentConfig) -> Result<Arc<AgentShared>, AgentError> {
         driver,
         activity: Notify::new(),
         resource_mode,
+        units: Arc::new(units),
     });
     let app = api::router(shared.clone());
     tokio::spawn(async move {
@@ -161,6 +171,8 @@ pub async fn start(cfg: AgentConfig) -> Result<Arc<AgentShared>, AgentError> {
     });
     tokio::spawn(link::run(shared.clone()));
     tokio::spawn(reporter::run(shared.clone()));
+    tokio::spawn(shared.units.clone().run());
+    tokio::spawn(unit_reporter::run(shared.clone()));
     tracing::info!(id = %shared.registration.id, %addr, "agent started");
     Ok(shared)
 }

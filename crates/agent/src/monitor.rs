@@ -164,6 +164,7 @@ mod tests {
                 id: "web-1".into(),
                 command: "sleep 60".into(),
                 env: BTreeMap::new(),
+                ..Default::default()
             },
             limits: Limits { cpus, mem_mb },
             cgroup_parent: None,

@@ -9,14 +9,20 @@
 //! heartbeats through the real link loop ([`link::keep_linked`]), task
 //! states through the real reporter call ([`reporter::send`]). It only runs
 //! nothing: a launched task is reported TASK_RUNNING at once and a killed
-//! one TASK_KILLED; no process ever starts.
+//! one TASK_KILLED; a `PUT /v1/agent/units` is answered with every launched
+//! unit active/running ([`unit_states`]), and when that changes what the
+//! machine has, the whole set is reported to the leader
+//! (`POST /v1/agents/units`, as the real unit reporter does); no process
+//! ever starts.
 //!
 //! Invariants:
-//! - No thread per agent: each agent is a listener and three tasks (API,
-//!   link, reports) on the shared tokio runtime, and shares the HTTP
-//!   clients' connection pools with the others.
-//! - Like the real reporter, an agent sends its reports one at a time, in
-//!   order, each until the leader has it.
+//! - No thread per agent: each agent is a listener and four tasks (API,
+//!   link, task reports, unit reports) on the shared tokio runtime, and
+//!   shares the HTTP clients' connection pools with the others.
+//! - Like the real reporter, an agent sends its task reports one at a
+//!   time, in order, each until the leader has it. Unit reports are whole
+//!   sets: only the latest one is sent (a newer set replaces one not yet
+//!   delivered), until the leader has it.
 //! - Every address is inside 127.0.0.0/8, checked before anything binds.
 //! - Nothing is kept on disk: a restarted simulation begins at epoch 0 with
 //!   no tasks (machine ids are derived, so the same machines come back).
@@ -35,12 +41,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use corral_api::client::Method;
 use corral_api::native::{
     AgentCommand, AgentCommandAck, AgentCommandEnvelope, ApiError, TaskStatusReport,
 };
+use corral_api::unit_view::UnitsReport;
+use corral_api::units::{UnitStatus, UnitTarget, UnitsDesired};
 use corral_api::{Client, ClientError};
 use corral_core::{AgentRegistration, MachineId, Resources};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::fence::Fence;
 use crate::link::{self, Linked};
@@ -226,6 +235,8 @@ pub struct Counters {
     pub refused: AtomicU64,
     /// Deliveries that failed and were tried again.
     pub retries: AtomicU64,
+    /// Unit sets the leader took (`POST /v1/agents/units`).
+    pub unit_reports: AtomicU64,
 }
 
 /// The status line: `sim-agents: 1000 agents, 998 registered, ...`.
@@ -234,11 +245,12 @@ pub fn status_line(agents: usize, registered: usize, c: &Counters) -> String {
     let (launched, killed) = (get(&c.launched), get(&c.killed));
     let done = get(&c.reported) + get(&c.refused);
     format!(
-        "sim-agents: {agents} agents, {registered} registered; tasks launched {launched}, killed {killed}; reports recorded {}, refused {}, pending {}, retries {}",
+        "sim-agents: {agents} agents, {registered} registered; tasks launched {launched}, killed {killed}; reports recorded {}, refused {}, pending {}, retries {}; unit sets reported {}",
         get(&c.reported),
         get(&c.refused),
         (launched + killed).saturating_sub(done),
         get(&c.retries),
+        get(&c.unit_reports),
     )
 }
 
@@ -252,6 +264,9 @@ pub struct SimAgent {
     tasks: Mutex<HashMap<String, Phase>>,
     /// This agent's report loop.
     reports: mpsc::UnboundedSender<TaskStatusReport>,
+    /// The units this machine has, as last answered; its unit report loop
+    /// sends each new set.
+    units: watch::Sender<Vec<UnitStatus>>,
     counters: Arc<Counters>,
 }
 
@@ -296,7 +311,80 @@ fn router(agent: Arc<SimAgent>) -> Router {
     Router::new()
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/v1/agent/command", post(command))
+        .route("/v1/agent/units", axum::routing::put(units))
         .with_state(agent)
+}
+
+/// What a simulated agent reports for a desired set of units: every
+/// launched unit active/running and every loaded one inactive/dead, at
+/// once (nothing runs). A unit in the same state as in `before` keeps its
+/// `since_ms`, so an unchanged set reports the same.
+pub fn unit_states(desired: &UnitsDesired, now_ms: u64, before: &[UnitStatus]) -> Vec<UnitStatus> {
+    let mut out: Vec<UnitStatus> = desired
+        .units
+        .iter()
+        .map(|u| {
+            let (active, sub) = match u.target {
+                UnitTarget::Launched => ("active", "running"),
+                UnitTarget::Loaded => ("inactive", "dead"),
+            };
+            let since_ms = before
+                .iter()
+                .find(|b| b.name == u.name && b.hash == u.hash && b.active_state == active)
+                .map_or(now_ms, |b| b.since_ms);
+            UnitStatus {
+                name: u.name.clone(),
+                hash: u.hash.clone(),
+                load_state: "loaded".into(),
+                active_state: active.into(),
+                sub_state: sub.into(),
+                main_pid: None,
+                since_ms,
+                result: Some("success".into()),
+                restarts: 0,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// `PUT /v1/agent/units`: fenced by epoch like a command; answered with
+/// [`unit_states`], which the unit report loop sends when they changed.
+async fn units(State(a): State<Arc<SimAgent>>, body: Bytes) -> Response {
+    let action = match serde_json::from_slice::<UnitsDesired>(&body) {
+        Ok(desired) => match Linked::fence(&*a).observe_and_persist(desired.epoch) {
+            Ok(()) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                let mut states = Vec::new();
+                a.units.send_if_modified(|have| {
+                    states = unit_states(&desired, now, have);
+                    if *have == states {
+                        return false;
+                    }
+                    have.clone_from(&states);
+                    true
+                });
+                return Json(states).into_response();
+            }
+            Err(stale) => refusal(409, "stale_epoch", stale.to_string(), Some("epoch")),
+        },
+        Err(e) => refusal(
+            400,
+            "bad_request",
+            format!("invalid desired units: {e}"),
+            None,
+        ),
+    };
+    match action {
+        Action::Refuse { status, error } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, Json(error)).into_response()
+        }
+        _ => StatusCode::OK.into_response(),
+    }
 }
 
 /// `POST /v1/agent/command`: answered at once; reports go out behind it.
@@ -354,6 +442,47 @@ async fn report_loop(
     }
 }
 
+/// Sends the machine's unit set to the leader each time it changes, until
+/// the leader has it (retrying while no leader answers); a newer set
+/// replaces one not yet delivered.
+async fn unit_report_loop(
+    client: Arc<Client>,
+    machine: String,
+    mut units: watch::Receiver<Vec<UnitStatus>>,
+    counters: Arc<Counters>,
+) {
+    while units.changed().await.is_ok() {
+        let report = UnitsReport {
+            machine: machine.clone(),
+            units: units.borrow_and_update().clone(),
+        };
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let sent = client
+                .call::<_, serde_json::Value>(Method::POST, "/v1/agents/units", Some(&report))
+                .await;
+            match sent {
+                Ok(_) => {
+                    counters.unit_reports.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                // Refused as bad input: sending it again changes nothing.
+                Err(ClientError::Rejected {
+                    status: 400..=499, ..
+                }) => break,
+                Err(_) => {
+                    counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                    if units.has_changed().unwrap_or(true) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Runs the simulation until SIGTERM or Ctrl-C.
 pub fn run(cfg: SimConfig) -> Result<(), SimError> {
     let ips = addresses(cfg.first_ip, cfg.count).map_err(SimError::Usage)?;
@@ -389,14 +518,23 @@ async fn simulate(cfg: SimConfig, ips: Vec<Ipv4Addr>) -> Result<(), SimError> {
     for (i, (ip, listener)) in ips.iter().zip(listeners).enumerate() {
         let (reports, rx) = mpsc::unbounded_channel();
         tokio::spawn(report_loop(report_client.clone(), rx, counters.clone()));
+        let registration = registration(&cfg, i as u32, *ip);
+        let (units, units_rx) = watch::channel(Vec::new());
+        tokio::spawn(unit_report_loop(
+            report_client.clone(),
+            registration.id.0.clone(),
+            units_rx,
+            counters.clone(),
+        ));
         let agent = Arc::new(SimAgent {
-            registration: registration(&cfg, i as u32, *ip),
+            registration,
             fence: Mutex::new(Fence::in_memory(0)),
             leader_id: Mutex::new(None),
             registered: AtomicBool::new(false),
             reregister: Notify::new(),
             tasks: Mutex::new(HashMap::new()),
             reports,
+            units,
             counters: counters.clone(),
         });
         let app = router(agent.clone());
@@ -490,6 +628,57 @@ mod tests {
     use corral_api::native::TaskLaunch;
 
     use super::*;
+
+    #[test]
+    fn units_are_reported_at_their_target_at_once() {
+        use corral_api::units::UnitRun;
+        let unit = |name: &str, target| UnitRun {
+            name: name.into(),
+            hash: "h".into(),
+            options: Vec::new(),
+            target,
+        };
+        let desired = UnitsDesired {
+            epoch: 2,
+            units: vec![
+                unit("web.service", UnitTarget::Launched),
+                unit("db.service", UnitTarget::Loaded),
+            ],
+        };
+        let show = |states: &[UnitStatus]| -> Vec<String> {
+            states
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {}/{} {}",
+                        s.name, s.active_state, s.sub_state, s.since_ms
+                    )
+                })
+                .collect()
+        };
+        let first = unit_states(&desired, 7, &[]);
+        assert_eq!(
+            show(&first),
+            ["db.service inactive/dead 7", "web.service active/running 7"]
+        );
+        // The same set later reports the same; a unit whose target or
+        // file changed starts a new state.
+        assert_eq!(unit_states(&desired, 9, &first), first);
+        let mut changed = desired.clone();
+        changed.units[0].hash = "h2".into();
+        changed.units[1].target = UnitTarget::Launched;
+        changed
+            .units
+            .push(unit("new.service", UnitTarget::Launched));
+        assert_eq!(
+            show(&unit_states(&changed, 9, &first)),
+            [
+                "db.service active/running 9",
+                "new.service active/running 9",
+                "web.service active/running 9"
+            ]
+        );
+    }
 
     #[test]
     fn consecutive_loopback_addresses() {
@@ -645,7 +834,7 @@ mod tests {
         c.refused.store(1, Ordering::Relaxed);
         assert_eq!(
             status_line(20, 19, &c),
-            "sim-agents: 20 agents, 19 registered; tasks launched 10, killed 2; reports recorded 9, refused 1, pending 2, retries 0"
+            "sim-agents: 20 agents, 19 registered; tasks launched 10, killed 2; reports recorded 9, refused 1, pending 2, retries 0; unit sets reported 0"
         );
     }
 }

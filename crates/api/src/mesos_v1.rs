@@ -186,12 +186,57 @@ pub struct TaskInfo {
     pub command: Option<CommandInfo>,
 }
 
+/// `CommandInfo`: the shell command, its environment, the URIs fetched
+/// into the sandbox first and the user it runs as. Of the framework's
+/// users only this one is applied: `FrameworkInfo.user` switches nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandInfo {
     #[serde(default)]
     pub value: Option<String>,
     #[serde(default)]
     pub environment: Option<Environment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uris: Vec<CommandUri>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// `CommandInfo.URI`: one file to fetch into the sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandUri {
+    #[serde(default)]
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executable: Option<bool>,
+    /// Absent means true, as in Mesos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_file: Option<String>,
+}
+
+impl CommandInfo {
+    /// The URIs as corral's fetch list, in order (unchecked: the leader's
+    /// launch plan checks them).
+    pub fn fetch(&self) -> Vec<corral_core::task::FetchUri> {
+        self.uris
+            .iter()
+            .map(|u| corral_core::task::FetchUri {
+                uri: u.value.clone(),
+                executable: u.executable.unwrap_or(false),
+                extract: u.extract.unwrap_or(true),
+                cache: u.cache.unwrap_or(false),
+                output_file: u.output_file.clone().filter(|o| !o.is_empty()),
+            })
+            .collect()
+    }
+
+    /// The user to run as; an empty `user` is none.
+    pub fn user(&self) -> Option<String> {
+        self.user.clone().filter(|u| !u.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -466,6 +511,46 @@ mod tests {
         assert_eq!(take_records(&mut buf).unwrap(), vec![hb.clone(), hb]);
         assert!(buf.is_empty());
         assert!(take_records(&mut b"x\n{}".to_vec()).is_err());
+    }
+
+    #[test]
+    fn command_uris_and_user_as_pymesos_sends_them_issue_4() {
+        let t: TaskInfo = serde_json::from_str(
+            r#"{"name":"t","task_id":{"value":"t1"},"command":{"value":"./run.sh",
+                "user":"nobody","uris":[
+                {"value":"http://h/app.tgz"},
+                {"value":"/opt/run.sh","executable":true,"extract":false,"cache":true,"output_file":"bin/run.sh"},
+                {"value":"file:///opt/x","output_file":""}]}}"#,
+        )
+        .unwrap();
+        let c = t.command.unwrap();
+        let got: Vec<String> = c
+            .fetch()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} x={} e={} c={} out={:?}",
+                    f.uri, f.executable, f.extract, f.cache, f.output_file
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "http://h/app.tgz x=false e=true c=false out=None",
+                "/opt/run.sh x=true e=false c=true out=Some(\"bin/run.sh\")",
+                "file:///opt/x x=false e=true c=false out=None",
+            ]
+        );
+        assert_eq!(c.user().as_deref(), Some("nobody"));
+        // Without uris and user the JSON is as before; an empty user is none.
+        let bare: CommandInfo = serde_json::from_str(r#"{"value":"true","user":""}"#).unwrap();
+        assert_eq!((bare.fetch().len(), bare.user()), (0, None));
+        let plain = CommandInfo { user: None, ..bare };
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            r#"{"value":"true","environment":null}"#
+        );
     }
 
     #[test]

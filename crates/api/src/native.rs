@@ -177,7 +177,7 @@ pub enum AgentCommand {
 }
 
 /// A task to run on an agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskLaunch {
     pub id: String,
     /// Run with `/bin/sh -c`.
@@ -190,11 +190,49 @@ pub struct TaskLaunch {
     /// Memory in MB (MiB, as Mesos counts) the task may use; 0 = no limit.
     #[serde(default)]
     pub mem_mb: u64,
+    /// Fetched into the sandbox, in order, before the command starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetch: Vec<FetchUri>,
+    /// Run as this user (the agent must run as root to switch); none: as
+    /// the agent's user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// `cpus` is never NaN: JSON cannot carry one, so equality is total here,
 /// and the commands holding a launch keep their `Eq`.
 impl Eq for TaskLaunch {}
+
+/// One file an agent fetches into a task's sandbox (checked by the
+/// leader: `file://`, an absolute path or `http://`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchUri {
+    pub uri: String,
+    /// Mode 0755 once fetched.
+    #[serde(default)]
+    pub executable: bool,
+    /// Unpack it into the sandbox if it is an archive the agent knows.
+    #[serde(default)]
+    pub extract: bool,
+    /// Accepted and ignored (no fetcher cache).
+    #[serde(default)]
+    pub cache: bool,
+    /// Its path in the sandbox; none: the URI's last path segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_file: Option<String>,
+}
+
+impl From<&corral_core::task::FetchUri> for FetchUri {
+    fn from(f: &corral_core::task::FetchUri) -> FetchUri {
+        FetchUri {
+            uri: f.uri.clone(),
+            executable: f.executable,
+            extract: f.extract,
+            cache: f.cache,
+            output_file: f.output_file.clone(),
+        }
+    }
+}
 
 /// A task as its agent sees it (`GET /v1/agent/tasks` on :5051).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,4 +301,71 @@ pub struct TaskStatusReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskStatusAck {
     pub recorded: bool,
+}
+
+// ---------------------------------------------------------------------
+// Checks run by an agent for the leader (`POST /v1/agent/check` on :5051):
+// Marathon's COMMAND and HTTPS health checks and HTTPS readiness checks,
+// run on the task's machine as Mesos's executor runs them. The agent
+// answers facts ([`AgentCheckResult`]); the leader decides what they mean.
+// ---------------------------------------------------------------------
+
+/// `POST /v1/agent/check` body. Carries the leader's epoch like every
+/// leader→agent message; an agent refuses older ones (409).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCheckRequest {
+    pub epoch: u64,
+    pub leader_id: u64,
+    pub check: AgentCheck,
+}
+
+/// What the agent is asked to run now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentCheck {
+    /// `/bin/sh -c command` in task `task_id`'s sandbox with the task's
+    /// environment; its whole process group is killed after `timeout_ms`.
+    /// Legal for a task with a sandbox on this agent (else 404).
+    Command {
+        task_id: String,
+        command: String,
+        timeout_ms: u64,
+    },
+    /// GET `url` (`https://...`) with `curl -k` (certificates are not
+    /// verified, as in Marathon) within `timeout_ms`; with `keep_body`
+    /// the answer also carries the content type and body (readiness).
+    Https {
+        url: String,
+        timeout_ms: u64,
+        #[serde(default)]
+        keep_body: bool,
+    },
+}
+
+/// What running an [`AgentCheck`] gave: facts, not a verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AgentCheckResult {
+    /// The command exited with `code`; `last_line` is the last non-empty
+    /// line it wrote (stdout and stderr together).
+    Exited { code: i32, last_line: String },
+    /// The command was ended by `signal`.
+    Signaled { signal: i32, last_line: String },
+    /// The command ran past its timeout; its process group was killed.
+    TimedOut { timeout_ms: u64, last_line: String },
+    /// The command could not be started (e.g. the sandbox is gone).
+    NotStarted { reason: String },
+    /// The HTTPS server answered (`content_type` and `body` only with
+    /// `keep_body`).
+    HttpAnswer {
+        status: u16,
+        #[serde(default)]
+        content_type: String,
+        #[serde(default)]
+        body: String,
+    },
+    /// curl got no answer: its exit code and its error message.
+    HttpFailed { curl_exit: i32, message: String },
+    /// curl is not installed on the agent.
+    CurlMissing,
 }

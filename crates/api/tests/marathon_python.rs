@@ -77,6 +77,7 @@ fn task(suffix: &str, states: &[(TaskState, u64)]) -> Task {
             },
             command: "python3 -m http.server $PORT0".into(),
             env: Default::default(),
+            ..Default::default()
         },
         framework: FrameworkId("marathon".into()),
         agent: MachineId("m1".into()),

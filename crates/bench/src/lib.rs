@@ -33,6 +33,7 @@ pub mod process;
 pub mod report;
 pub mod suite;
 pub mod tasks;
+pub mod units;
 pub mod zk;
 
 /// The value every benchmark write stores: 100 bytes.

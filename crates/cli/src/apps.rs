@@ -250,7 +250,8 @@ async fn app(apps: &Apps, cmd: AppCommand, as_json: bool) -> CliResult {
         }
         AppCommand::Show { id } => {
             let id = parse_id(&id)?;
-            let one: OneApp = apps.get(&app_path(&id), Subject::app(&id)).await?;
+            let path = format!("{}?embed=app.waiting", app_path(&id));
+            let one: OneApp = apps.get(&path, Subject::app(&id)).await?;
             if as_json {
                 println!("{}", json(&one.app));
             } else {

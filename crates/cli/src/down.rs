@@ -6,6 +6,8 @@
 //! - Only pids listed in cluster.json are signalled, and only while
 //!   `/proc/PID/cmdline` still shows that machine's `corral node` (checked again
 //!   right before SIGKILL): a recycled pid is never killed.
+//! - Tasks and units the machines ran (their supervisors outlive a node)
+//!   are stopped too, after the nodes (`crate::workloads`).
 //! - Data directories are kept unless `--purge`; `--purge` deletes only the
 //!   machines' own directories and cluster.json, then `data_dir` if empty.
 
@@ -84,6 +86,35 @@ pub fn run(args: DownArgs) -> CliResult {
         let outcomes = rt.block_on(stop_machines(&file.machines, GRACE));
         for o in &outcomes {
             println!("{o}");
+        }
+        // Tasks and units outlive their node by design; the cluster is
+        // going away, so they go too (after the nodes, which would restart
+        // a unit that stopped under them).
+        let workloads: Vec<crate::workloads::Workload> = file
+            .machines
+            .iter()
+            .flat_map(|m| crate::workloads::find(&m.data_dir))
+            .collect();
+        if !workloads.is_empty() {
+            let (ended, killed) =
+                rt.block_on(crate::workloads::stop(&workloads, crate::workloads::GRACE));
+            let units = workloads.iter().filter(|w| w.kind == "unit").count();
+            let tasks = workloads.len() - units;
+            let plural =
+                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+            println!(
+                "stopped {} and {}{}",
+                plural(tasks, "task"),
+                plural(units, "unit"),
+                if killed > 0 {
+                    format!(
+                        " ({killed} killed after {} s, {ended} ended by themselves)",
+                        crate::workloads::GRACE.as_secs()
+                    )
+                } else {
+                    String::new()
+                }
+            );
         }
         stopped_any = outcomes
             .iter()

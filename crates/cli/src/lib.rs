@@ -20,7 +20,9 @@ pub mod machines;
 pub mod output;
 pub mod status;
 pub mod tasks;
+pub mod units;
 pub mod up;
+pub mod workloads;
 
 /// A failure with the exit code it deserves.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +83,8 @@ pub enum Command {
     Up(up::UpArgs),
     /// Stop the local cluster started by `corral up -d`.
     Down(down::DownArgs),
-    /// Summarise the local cluster: machines, leader, addresses.
+    /// Summarise the local cluster: machines, leader, addresses (or, with
+    /// UNIT..., each unit's systemd-style status and last journal lines).
     Status(status::StatusArgs),
     /// Run this machine's daemon (agent; plus store and master on servers).
     Node(Box<corral_node::NodeArgs>),
@@ -101,9 +104,16 @@ pub enum Command {
     App(apps::AppArgs),
     /// List the deployments in progress (ID APPS ACTIONS STEP).
     Deployments(apps::DeploymentsArgs),
+    /// fleet's units, fleetctl's commands: submit, load, start, stop,
+    /// unload, destroy, list-units, list-unit-files, cat, journal.
+    #[command(flatten)]
+    Units(units::UnitCommand),
     /// Supervise one task in SANDBOX (started by the agent; not for humans).
     #[command(hide = true)]
     Supervise { sandbox: PathBuf },
+    /// Supervise one fleet unit in DIR (started by the agent; not for humans).
+    #[command(hide = true)]
+    UnitSupervise { dir: PathBuf },
     /// For benchmarks: run COUNT simulated agents in this one process, each
     /// registering with the cluster on its own loopback address and offering
     /// ports 31000-32000 as a node does; launched tasks are reported RUNNING
@@ -165,8 +175,12 @@ pub fn run() -> ExitCode {
         Command::Task(args) => tasks::run_task(args),
         Command::App(args) => apps::run_app(args),
         Command::Deployments(args) => apps::run_deployments(args),
+        Command::Units(cmd) => units::run(cmd),
         Command::Supervise { sandbox } => {
             return ExitCode::from(corral_agent::supervise::run(&sandbox).clamp(0, 255) as u8)
+        }
+        Command::UnitSupervise { dir } => {
+            return ExitCode::from(corral_agent::units::supervisor::run(&dir).clamp(0, 255) as u8)
         }
         Command::SimAgents {
             count,

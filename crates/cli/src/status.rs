@@ -1,7 +1,8 @@
 //! `corral status [--config PATH] [--json]`: one look at the local cluster —
 //! each machine's address, process, role and agent status, the leader, the
 //! term and the addresses — from `cluster.json` plus the servers' own view
-//! (`GET /v1/cluster`).
+//! (`GET /v1/cluster`). With `UNIT...` it shows those units instead
+//! (`crate::units`).
 //!
 //! Invariants: read-only; [`report`] and [`render`] are pure, the shell in
 //! [`run`] only gathers their inputs. Exit 1 when no cluster is running or no
@@ -26,6 +27,13 @@ pub struct StatusArgs {
     /// Print the status as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Units to show instead: a systemd-style status of each and its last
+    /// journal lines (fleetctl status UNIT...).
+    #[arg(value_name = "UNIT")]
+    pub units: Vec<String>,
+    // The cluster, for UNIT... (see `corral start --help`).
+    #[command(flatten)]
+    pub endpoint: crate::Endpoint,
 }
 
 /// The local cluster at a glance (also the `--json` shape).
@@ -71,6 +79,9 @@ pub struct MachineStatus {
 
 /// `corral status`.
 pub fn run(args: StatusArgs) -> CliResult {
+    if !args.units.is_empty() {
+        return crate::units::run_status(&args.units, args.json, &args.endpoint);
+    }
     let config_path = args.config.clone().unwrap_or_else(default_config_path);
     let config = Config::load(&config_path).map_err(|e| CliError::usage(e.to_string()))?;
     let data_dir = config.data_dir;

@@ -10,7 +10,10 @@ use crate::app::{AppId, AppSpec};
 use crate::framework::{FrameworkId, FrameworkInfo};
 use crate::kv::KvEntry;
 use crate::machine::{AgentRegistration, MachineId};
+use crate::state::units::{DesiredState, UnitRuntime};
 use crate::task::{StatusRecord, TaskId, TaskSpec};
+use crate::unit::{UnitName, UnitOption};
+use std::collections::BTreeMap;
 
 /// One log entry's payload: a command plus the facts apply may not look up
 /// itself. `now_ms` is the proposing leader's wall clock in ms since the Unix
@@ -110,6 +113,38 @@ pub enum Command {
     /// A deployment finished (the scheduler saw every instance where it
     /// should be) or was cancelled. Refused for an unknown deployment.
     EndDeployment { id: String, outcome: String },
+    /// Create or replace a unit (fleet's submit/PUT): its file as options,
+    /// and its desired state. An instance (`web@1.service`) with no options
+    /// takes its template's. Refused for a file that does not parse or
+    /// whose [X-Fleet] rules are invalid, and for a template that is not
+    /// `inactive`. Replacing keeps the unit's placement.
+    PutUnit {
+        name: UnitName,
+        options: Vec<UnitOption>,
+        desired: DesiredState,
+    },
+    /// Change a unit's desired state (load, start, stop, unload). Refused for
+    /// an unknown unit and for a template beyond `inactive`; `inactive`
+    /// also drops its placement.
+    SetUnitDesired {
+        name: UnitName,
+        desired: DesiredState,
+    },
+    /// Remove a unit (fleet's destroy). Refused for an unknown unit.
+    DestroyUnit { name: UnitName },
+    /// The unit engine's plan (leader only): units placed on machines and
+    /// units that lose their machine. Stale entries (unit gone, inactive or
+    /// global, machine unknown) are skipped.
+    PlaceUnits {
+        assign: Vec<(UnitName, MachineId)>,
+        unassign: Vec<UnitName>,
+    },
+    /// A machine's unit runner reports every unit it has; replaces what
+    /// that machine reported before. Refused for an unknown machine.
+    ReportUnits {
+        machine: MachineId,
+        units: BTreeMap<UnitName, UnitRuntime>,
+    },
 }
 
 /// What applying a command answers to the client that proposed it.

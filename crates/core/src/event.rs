@@ -8,6 +8,7 @@ use crate::framework::FrameworkId;
 use crate::kv::KvEntry;
 use crate::machine::MachineId;
 use crate::task::{TaskId, TaskState};
+use crate::unit::UnitName;
 
 /// One observable change, in log order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +52,11 @@ pub enum Event {
     DeploymentStarted { id: String, apps: Vec<AppId> },
     /// A deployment ended (`outcome`: finished, cancelled, replaced by a forced one).
     DeploymentEnded { id: String, outcome: String },
+    /// A unit was submitted, changed (file, desired state, placement) or
+    /// destroyed (`removed`).
+    UnitChanged { name: UnitName, removed: bool },
+    /// A machine reported its units' states (and they differ from before).
+    UnitStatesReported { machine: MachineId },
 }
 
 impl Event {

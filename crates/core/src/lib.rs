@@ -21,6 +21,7 @@ pub mod machine;
 pub mod resources;
 pub mod state;
 pub mod task;
+pub mod unit;
 
 pub use command::{Command, Request, Response};
 pub use event::Event;

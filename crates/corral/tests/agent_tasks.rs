@@ -49,6 +49,7 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
             env: Default::default(),
             cpus: 0.0,
             mem_mb: 0,
+            ..Default::default()
         },
     };
 

@@ -41,6 +41,7 @@ fn launch(id: &str, command: &str, cpus: f64, mem_mb: u64) -> AgentCommand {
             env: Default::default(),
             cpus,
             mem_mb,
+            ..Default::default()
         },
     }
 }

@@ -242,6 +242,20 @@ async fn app_commands_drive_the_app_api() {
         "{v}"
     );
 
+    let show = out(&corral(&["app", "show", "/huge"]));
+    assert!(
+        show.contains("waiting:") && show.contains("lack"),
+        "app show says why it waits: {show}"
+    );
+    let shown: Value = serde_json::from_slice(&corral(&["app", "show", "/huge", "--json"]).stdout)
+        .expect("show --json is JSON");
+    assert!(
+        shown["waiting"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("lack")),
+        "the app's JSON (embed=app.waiting) carries the reason: {shown}"
+    );
+
     phase("a change of an app its deployment still holds: exit 1 naming it, then --force");
     let o = corral(&["app", "scale", "/huge", "2"]);
     must_exit(&o, 1, "scale a locked app");

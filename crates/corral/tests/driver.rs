@@ -19,6 +19,7 @@ fn spec(id: &str, command: &str) -> TaskSpec {
         id: id.into(),
         command: command.into(),
         env: BTreeMap::from([("GREETING".to_string(), "hello".to_string())]),
+        ..Default::default()
     }
 }
 

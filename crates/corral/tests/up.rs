@@ -240,9 +240,33 @@ fn up_detached_then_machines_status_down() {
     assert_eq!(again.status.code(), Some(2), "second up: {again:?}");
     assert!(one_line(&again.stderr).contains("still running"));
 
-    eprintln!("--- corral down stops every process and keeps the data");
+    eprintln!("--- a unit runs (its supervisor outlives a node by design)");
+    std::fs::write(
+        sb.path("idle.service"),
+        "[Service]\nExecStart=/bin/sleep 3600\n",
+    )
+    .unwrap();
+    let idle = sb.path("idle.service").display().to_string();
+    sb.must_succeed(&["start", &idle, "--endpoint", ENDPOINTS]);
+    let rows = sb.must_succeed(&["list-units", "--json", "--endpoint", ENDPOINTS]);
+    let rows: serde_json::Value = serde_json::from_str(&rows).expect("list-units --json");
+    let unit_pid = rows[0]["states"][0]["main_pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("a main pid in {rows}")) as i32;
+    let unit_alive = || std::path::Path::new(&format!("/proc/{unit_pid}")).exists();
+    assert!(unit_alive());
+
+    eprintln!("--- corral down stops every process, the unit's too, and keeps the data");
     let down = sb.must_succeed(&["down"]);
     assert_eq!(down.matches("stopped m").count(), 3, "{down}");
+    assert!(down.contains("stopped 0 tasks and 1 unit"), "{down}");
+    must_become("the unit's process to end", Duration::from_secs(15), || {
+        if unit_alive() {
+            Err(format!("pid {unit_pid} still runs"))
+        } else {
+            Ok(())
+        }
+    });
     must_become("node processes to exit", Duration::from_secs(15), || {
         let alive: Vec<u32> = sb.pids.iter().copied().filter(|&p| is_node(p)).collect();
         if alive.is_empty() {

@@ -58,6 +58,8 @@ pub struct MasterCtx {
     pub disconnected: Mutex<crate::scheduler::failover::Disconnected>,
     /// When pending status updates were last sent (leader memory).
     pub redelivery: Mutex<crate::scheduler::redelivery::Redelivery>,
+    /// The unit engine's memory (leader only).
+    pub units: Mutex<crate::units::UnitBook>,
 }
 
 impl MasterCtx {
@@ -74,6 +76,7 @@ impl MasterCtx {
             http: reqwest::Client::new(),
             disconnected: Mutex::new(Default::default()),
             redelivery: Mutex::new(Default::default()),
+            units: Mutex::new(Default::default()),
         })
     }
 
@@ -85,6 +88,10 @@ impl MasterCtx {
         &self,
     ) -> std::sync::MutexGuard<'_, crate::scheduler::redelivery::Redelivery> {
         self.redelivery.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn units(&self) -> std::sync::MutexGuard<'_, crate::units::UnitBook> {
+        self.units.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn liveness(&self) -> std::sync::MutexGuard<'_, Liveness> {

@@ -18,6 +18,7 @@ pub mod liveness;
 pub mod redirect;
 pub mod routes;
 pub mod scheduler;
+pub mod units;
 pub mod view;
 pub mod zk;
 

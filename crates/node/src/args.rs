@@ -75,6 +75,12 @@ pub struct NodeArgs {
     /// framework again (doubling per try, at most 10 minutes).
     #[arg(long, default_value_t = 10.0)]
     pub status_update_retry_secs: f64,
+    /// Do not run the unit engine on this server (fleet's `disable_engine`):
+    /// when it leads, units are neither placed nor pushed to machines; the
+    /// agents keep running what they were last given. For operators who
+    /// drive agents' unit sets themselves, and for testing the unit runner.
+    #[arg(long)]
+    pub disable_unit_engine: bool,
     /// Raft heartbeat interval in ms (also the time limit of one replication RPC).
     #[arg(long, default_value_t = 40)]
     pub raft_heartbeat_ms: u64,

@@ -265,6 +265,9 @@ async fn start_server(
     if let Some(l) = zk_listener {
         tokio::spawn(corral_master::zk::serve(l, ctx.clone()));
     }
+    if !args.disable_unit_engine {
+        tokio::spawn(corral_master::units::engine::run(ctx.clone()));
+    }
     tokio::spawn(corral_master::leader_loop::run(ctx));
 
     if store.is_fresh().await {

@@ -117,6 +117,19 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `spec.machines` machines, the first `spec.servers` of them servers.
     pub fn start(bin: &Path, spec: ClusterSpec) -> Cluster {
+        let n = spec.machines;
+        Cluster::start_first(bin, spec, n)
+    }
+
+    /// Lays out `spec.machines` machines like [`Cluster::start`] but starts
+    /// only the first `n`; the others join later with
+    /// [`Cluster::start_machine`] (a machine added to a running cluster).
+    pub fn start_first(bin: &Path, spec: ClusterSpec, n: usize) -> Cluster {
+        assert!(
+            n <= spec.machines,
+            "start_first: {n} of {} machines",
+            spec.machines
+        );
         let dir = tempfile::Builder::new()
             .prefix("corral-test-")
             .tempdir()
@@ -175,7 +188,7 @@ impl Cluster {
             http,
             block,
         };
-        for i in 0..c.machines.len() {
+        for i in 0..n {
             c.start_machine(i);
         }
         c
@@ -512,6 +525,34 @@ fn kill_tasks(data_dir: &Path) {
     }
 }
 
+/// Kills every unit supervisor of a machine and the process groups of its
+/// units' main and control processes (recorded in `agent/units/*/`).
+fn kill_units(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("agent").join("units")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let dir = e.path();
+        let supervisor = std::fs::read_to_string(dir.join("supervisor.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        if let Some(pid) = supervisor.filter(|p| *p > 1) {
+            // SAFETY: kill(2) on a pid this cluster's agent recorded for a unit's supervisor.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let status: serde_json::Value = std::fs::read(dir.join("status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        for key in ["main_pid", "control_pid"] {
+            if let Some(pid) = status[key].as_i64().filter(|p| *p > 1) {
+                // SAFETY: each unit command leads its own process group.
+                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+            }
+        }
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         for i in 0..self.machines.len() {
@@ -519,6 +560,7 @@ impl Drop for Cluster {
         }
         for m in &self.machines {
             kill_tasks(&m.data_dir);
+            kill_units(&m.data_dir);
         }
         if std::thread::panicking() {
             for (i, m) in self.machines.iter().enumerate() {

@@ -1,19 +1,23 @@
 //! Running tasks on this machine. A driver starts a task in a sandbox,
 //! reports its state, kills it, and finds its tasks again after an agent
 //! restart. [`process::ProcessDriver`] runs shell commands under a
-//! per-task supervisor (`corral supervise`); a Docker driver comes later and
-//! must pass the same conformance suite (crates/corral/tests/driver.rs).
+//! per-task supervisor (`corral supervise`), which fetches the task's URIs
+//! first (`crate::fetch`) and runs it as the user it names ([`user`]); a
+//! Docker driver comes later and must pass the same conformance suite
+//! (crates/corral/tests/driver.rs).
 
 pub mod files;
 pub mod process;
+pub mod user;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use corral_api::native::FetchUri;
 use serde::{Deserialize, Serialize};
 
 /// What to run. Stored as `task.json` in the sandbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSpec {
     /// Unique on this machine; also the sandbox directory's name.
     pub id: String,
@@ -21,6 +25,13 @@ pub struct TaskSpec {
     pub command: String,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Fetched into the sandbox by the supervisor before the command
+    /// starts (`crate::fetch`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetch: Vec<FetchUri>,
+    /// Run the fetch and the command as this user (`crate::supervise`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// A task's resource limits; 0 means no limit.
@@ -155,6 +166,7 @@ mod tests {
                     id: "web-1".into(),
                     command: "sleep 1".into(),
                     env: BTreeMap::from([("A".to_string(), "1".to_string())]),
+                    ..Default::default()
                 },
                 limits,
                 cgroup_parent,

@@ -169,8 +169,30 @@ impl ProcessDriver {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         };
-        if let TaskState::Finished(exit) = self.state(id)? {
-            return Ok(exit);
+        // A task still starting (its supervisor fetching its URIs) has no
+        // process group yet: the marker stops the fetch and keeps the
+        // command from starting; if it started meanwhile, it is signalled.
+        let dir = self.sandbox(id)?;
+        let deadline = tokio::time::Instant::now() + grace + Duration::from_secs(10);
+        let mut marked = false;
+        loop {
+            match self.state(id)? {
+                TaskState::Finished(exit) => return Ok(exit),
+                TaskState::Starting => {
+                    if !marked {
+                        files::touch(&dir.join(files::KILL_REQUESTED)).map_err(io)?;
+                        marked = true;
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(io(format!(
+                            "task {id} was still starting {:?} after the kill",
+                            grace + Duration::from_secs(10)
+                        )));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                TaskState::Running { .. } | TaskState::Lost { .. } => break,
+            }
         }
         self.signal(id, libc::SIGTERM)?;
         if let Some(exit) = wait_exit(grace).await? {

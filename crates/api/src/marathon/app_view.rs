@@ -73,9 +73,52 @@ pub struct AppView {
     pub tasks: Option<Vec<TaskView>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_task_failure: Option<LastTaskFailure>,
-    /// corral keeps no readiness results yet: `[]` when embedded.
+    /// With `embed=...readiness`: the readiness check results of the
+    /// instances the app's running deployment started (`[]` without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub readiness_check_results: Option<Vec<serde_json::Value>>,
+    pub readiness_check_results: Option<Vec<ReadinessCheckResultView>>,
+    /// With `embed=app.waiting` (corral's own; Marathon has no such key,
+    /// so marathon-python, which never asks for it, never sees it): why
+    /// the app's next instances have no place, while they have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<WaitingView>,
+}
+
+/// Why an app waits for a place (`embed=app.waiting`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitingView {
+    /// How many instances wait.
+    pub count: u32,
+    /// Since when (ISO-8601).
+    pub since: String,
+    /// The reason, per agent class ("3 agents lack 0.5 cpus, ..."); absent
+    /// while no offer has been looked at for it yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One readiness check's result for one instance (Marathon's
+/// `ReadinessCheckResult`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadinessCheckResultView {
+    /// The check's `name`.
+    pub name: String,
+    pub task_id: String,
+    pub ready: bool,
+    /// The latest answer, only with `preserveLastResponse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_response: Option<HttpResponseView>,
+}
+
+/// An answer to a readiness check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpResponseView {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +256,8 @@ pub struct Embed {
     pub last_task_failure: bool,
     /// Accepted; corral shows no task statistics yet.
     pub task_stats: bool,
+    /// corral's own: why instances wait for a place ([`WaitingView`]).
+    pub waiting: bool,
 }
 
 impl Embed {
@@ -237,6 +282,7 @@ impl Embed {
                 "readiness" => e.readiness = true,
                 "lastTaskFailure" => e.last_task_failure = true,
                 "taskStats" => e.task_stats = true,
+                "waiting" => e.waiting = true,
                 "failures" => {
                     e.tasks = true;
                     e.last_task_failure = true;
@@ -374,11 +420,13 @@ pub fn definition_view(spec: &AppSpec, version_ms: u64) -> AppView {
         tasks: None,
         last_task_failure: None,
         readiness_check_results: None,
+        waiting: None,
     }
 }
 
 /// The app with what `embed` asks for: `tasks` (all of them), `counts`,
 /// the ids of the `deployments` changing it, and its last task failure.
+/// `readinessCheckResults` comes as `[]`; [`with_readiness`] fills it.
 pub fn app_view(
     app: &App,
     embed: &Embed,
@@ -414,6 +462,27 @@ pub fn app_view(
     }
     if embed.readiness {
         v.readiness_check_results = Some(Vec::new());
+    }
+    v
+}
+
+/// `v` with `results` as its `readinessCheckResults`, if `embed` asks for
+/// them.
+pub fn with_readiness(
+    mut v: AppView,
+    embed: &Embed,
+    results: Vec<ReadinessCheckResultView>,
+) -> AppView {
+    if embed.readiness {
+        v.readiness_check_results = Some(results);
+    }
+    v
+}
+
+/// Adds `waiting` when `embed` asks for it and instances wait.
+pub fn with_waiting(mut v: AppView, embed: &Embed, waiting: Option<WaitingView>) -> AppView {
+    if embed.waiting {
+        v.waiting = waiting;
     }
     v
 }
@@ -676,6 +745,44 @@ mod tests {
                 "deployments",
                 "readinessCheckResults"
             ]
+        );
+    }
+
+    #[test]
+    fn readiness_results_in_marathons_shape() {
+        let app = app();
+        let results = vec![
+            ReadinessCheckResultView {
+                name: "readinessCheck".into(),
+                task_id: "shop_web.1".into(),
+                ready: false,
+                last_response: Some(HttpResponseView {
+                    status: 503,
+                    content_type: "text/plain".into(),
+                    body: "warming up".into(),
+                }),
+            },
+            ReadinessCheckResultView {
+                name: "readinessCheck".into(),
+                task_id: "shop_web.2".into(),
+                ready: true,
+                last_response: None,
+            },
+        ];
+        let view = |embed: Embed| {
+            let v = app_view(&app, &embed, vec![], Counts::default(), vec![], None);
+            let got = serde_json::to_value(with_readiness(v, &embed, results.clone())).unwrap();
+            whitelist::check(&got, &whitelist::APP, "app");
+            got.get("readinessCheckResults").cloned()
+        };
+        assert_eq!(view(Embed::for_list([])), None, "not asked for");
+        assert_eq!(
+            view(Embed::for_list(["apps.readiness"])),
+            Some(json!([
+                {"name": "readinessCheck", "taskId": "shop_web.1", "ready": false,
+                 "lastResponse": {"status": 503, "contentType": "text/plain", "body": "warming up"}},
+                {"name": "readinessCheck", "taskId": "shop_web.2", "ready": true}
+            ]))
         );
     }
 

@@ -148,6 +148,7 @@ pub(crate) mod tests {
                 },
                 command: "web".into(),
                 env: Default::default(),
+                ..Default::default()
             },
             framework: FrameworkId("marathon".into()),
             agent: MachineId("m1".into()),

@@ -552,6 +552,7 @@ mod tests {
                     },
                     command: "sleep 1".into(),
                     env: [(VERSION_ENV.to_string(), iso8601(1_000))].into(),
+                    ..Default::default()
                 },
                 framework: FrameworkId(framework.into()),
                 agent,

@@ -1,16 +1,19 @@
 //! Apps and tasks as the API shows them: the replicated state plus what
-//! the scheduler knows (last failure, health check results), converted
-//! by `corral_api::marathon`.
+//! the scheduler knows (last failure, health and readiness check
+//! results), converted by `corral_api::marathon`.
 
-use corral_api::marathon::app_view::{app_view, AppView, Counts, Embed, LastTaskFailure};
+use corral_api::marathon::app_view::{
+    app_view, with_readiness, with_waiting, AppView, Counts, Embed, HttpResponseView,
+    LastTaskFailure, ReadinessCheckResultView, WaitingView,
+};
 use corral_api::marathon::task::{task_view, HealthCheckResult, TaskFacts, TaskView};
 use corral_api::marathon::time::parse_iso8601;
 use corral_core::app::{tasks_of, App, AppId};
 use corral_core::{State, Task, TaskState};
 
 use crate::scheduler::book::Book;
-use crate::scheduler::health;
 use crate::scheduler::launch::VERSION_ENV;
+use crate::scheduler::{health, readiness};
 use crate::time::iso;
 
 /// The live tasks of `app` launched by the app scheduler.
@@ -121,12 +124,50 @@ pub fn app(s: &State, book: &Book, a: &App, embed: &Embed) -> AppView {
         let t = s.tasks.get(&f.task)?;
         Some(LastTaskFailure::of(t, id, &f.host, task_version_ms(t)))
     });
-    app_view(
+    let view = app_view(
         a,
         embed,
         tasks,
         counts(book, a, &live),
         s.deployments_of(id),
         last_failure,
+    );
+    let results = if embed.readiness {
+        readiness_results(s, book, a)
+    } else {
+        Vec::new()
+    };
+    with_waiting(
+        with_readiness(view, embed, results),
+        embed,
+        waiting(book, id),
     )
+}
+
+/// Why the app's instances wait for a place, while some do.
+fn waiting(book: &Book, id: &AppId) -> Option<WaitingView> {
+    let count = *book.queued.get(id).filter(|n| **n > 0)?;
+    Some(WaitingView {
+        count,
+        since: iso(book.queued_since.get(id).copied().unwrap_or(0)),
+        reason: book.waiting.get(id).cloned(),
+    })
+}
+
+/// `readinessCheckResults`: the checks of the instances the app's running
+/// deployment started that have a result.
+fn readiness_results(s: &State, book: &Book, a: &App) -> Vec<ReadinessCheckResultView> {
+    readiness::results(s, &book.readiness, a)
+        .into_iter()
+        .map(|r| ReadinessCheckResultView {
+            name: r.name,
+            task_id: r.task.0,
+            ready: r.ready,
+            last_response: r.last_response.map(|l| HttpResponseView {
+                status: l.status,
+                content_type: l.content_type,
+                body: l.body,
+            }),
+        })
+        .collect()
 }

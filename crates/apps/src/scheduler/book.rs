@@ -1,7 +1,7 @@
 //! What the app scheduler remembers while this server leads (leader
 //! memory, reset on a new term): offers in hand, kills sent, launch
-//! backoff and last failure per app, why an app waits, and health check
-//! results.
+//! backoff and last failure per app, why an app waits, and health and
+//! readiness check results.
 
 use std::collections::HashMap;
 
@@ -11,6 +11,7 @@ use corral_core::deploy::Backoff;
 use corral_core::TaskId;
 
 use super::health::HealthBook;
+use super::readiness::ReadinessBook;
 
 /// A task of the app that ended without being asked to.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +51,8 @@ pub struct Book {
     pub suppressed: bool,
     /// Health check results per instance (`health`).
     pub health: HealthBook,
+    /// Readiness check results per instance (`readiness`).
+    pub readiness: ReadinessBook,
 }
 
 impl Book {

@@ -16,13 +16,22 @@
 //! shown (`consecutiveFailures`, `lastFailureCause`), so a user sees why
 //! an instance does not become healthy.
 //!
+//! COMMAND and HTTPS (and MESOS_HTTPS) checks run on the instance's own
+//! agent, as Mesos's executor runs them (`agent_check`): a COMMAND check
+//! is `/bin/sh -c <command>` in the task's sandbox with the task's
+//! environment, its process group killed at `timeoutSeconds`, and passes
+//! on exit 0 (the cause of a failure names the exit code and the last
+//! line of output); an HTTPS check is the agent's
+//! `curl -k ... https://<agent ip>:<port><path>` (certificates are not
+//! verified, as in Marathon) and passes on 200–399 like HTTP.
+//!
 //! Limitations, by design of this corral:
-//! - HTTPS checks always fail with the cause [`HTTPS_UNSUPPORTED`]: corral
-//!   is built without TLS.
-//! - COMMAND checks pass while the instance is RUNNING: Marathon has the
-//!   agent run them, and corral's agents do not run health commands.
+//! - HTTPS checks need `curl` on the agent (corral is built without TLS);
+//!   without it they fail with the cause [`CURL_MISSING`].
 //! - `delaySeconds` and `ipProtocol` are not used; a `timeoutSeconds` of
 //!   0 counts as 1.
+//! - A check the agent cannot be asked to run (agent unreachable, or too
+//!   old to run checks) fails, with the agent named in the cause.
 //! - Kills are not rate-limited: a leader whose own network fails sees
 //!   every check fail at once and kills what they name (marathon#3317
 //!   asked for a limit or for replacing before killing).
@@ -42,17 +51,22 @@
 //!   its interval and its timeout after the previous one started.
 //! - The checker kills nothing itself: the scheduler's reconcile asks
 //!   [`unhealthy`] and kills through its own path.
+//! - What an agent's answer means is decided here, purely
+//!   (`agent_check::command_verdict`, `agent_check::https_verdict`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use corral_api::marathon::time::parse_iso8601;
+use corral_api::native::AgentCheck;
 use corral_core::app::{App, AppId, HealthCheck, HealthProtocol};
 use corral_core::{State, Task, TaskId, TaskState};
 use corral_master::context::now_ms;
 use tokio::task::JoinSet;
 
+pub use super::agent_check::CURL_MISSING;
+use super::agent_check::{self, root_cause, Asker};
 use super::launch::VERSION_ENV;
 use crate::AppsCtx;
 
@@ -61,8 +75,6 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// The most checks running at once; the rest wait for a slot, the most
 /// overdue first.
 pub const MAX_IN_FLIGHT: usize = 64;
-/// The failure cause of every HTTPS check.
-pub const HTTPS_UNSUPPORTED: &str = "HTTPS health checks need TLS, not built into this corral";
 
 /// One check's results for one instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -275,46 +287,107 @@ pub fn host_ports(t: &Task) -> Vec<u16> {
 /// What running one check means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
-    /// GET this URL.
+    /// GET this URL from the leader.
     Http { url: String, ignore_1xx: bool },
-    /// Open a TCP connection to this address.
+    /// Open a TCP connection to this address from the leader.
     Tcp { addr: String },
+    /// The agent at `agent` (`ip:port`) runs `command` in `task`'s sandbox.
+    Command {
+        agent: String,
+        task: TaskId,
+        command: String,
+    },
+    /// The agent at `agent` GETs this `https://` URL with curl.
+    Https {
+        agent: String,
+        url: String,
+        ignore_1xx: bool,
+    },
     /// The result is known without running anything.
     Known(Result<(), String>),
 }
 
-/// The probe for `check` of an instance reached at `ip` with host `ports`.
-pub fn probe(check: &HealthCheck, ip: &str, ports: &[u16]) -> Probe {
-    let port = match (check.port, &check.protocol) {
-        (_, HealthProtocol::Command) => 0,
-        (Some(p), _) => p,
-        (None, _) => match ports.get(check.port_index) {
-            Some(p) => *p,
-            None => {
-                return Probe::Known(Err(format!(
-                    "the instance has no host port at portIndex {} (it has {})",
-                    check.port_index,
-                    ports.len()
-                )))
-            }
-        },
-    };
-    let addr = if ip.contains(':') {
+/// Where an instance runs: its task, its agent's IP and API port, and its
+/// host ports in the order of `PORT0..`.
+#[derive(Debug, Clone, Copy)]
+pub struct Site<'a> {
+    pub task: &'a TaskId,
+    pub ip: &'a str,
+    pub agent_port: u16,
+    pub ports: &'a [u16],
+}
+
+/// `ip:port`, bracketed for IPv6.
+pub fn host_port(ip: &str, port: u16) -> String {
+    if ip.contains(':') {
         format!("[{ip}]:{port}")
     } else {
         format!("{ip}:{port}")
-    };
-    match check.protocol {
-        HealthProtocol::Http => {
-            let slash = if check.path.starts_with('/') { "" } else { "/" };
-            Probe::Http {
-                url: format!("http://{addr}{slash}{}", check.path),
-                ignore_1xx: check.ignore_http1xx,
+    }
+}
+
+/// The host port `check` names: `port` if given, else the instance's host
+/// port at `portIndex`.
+fn port_of(check: &HealthCheck, ports: &[u16]) -> Result<u16, String> {
+    match check.port {
+        Some(p) => Ok(p),
+        None => ports.get(check.port_index).copied().ok_or_else(|| {
+            format!(
+                "the instance has no host port at portIndex {} (it has {})",
+                check.port_index,
+                ports.len()
+            )
+        }),
+    }
+}
+
+/// The probe for `check` of the instance at `site`.
+pub fn probe(check: &HealthCheck, site: Site<'_>) -> Probe {
+    let agent = host_port(site.ip, site.agent_port);
+    let https = match check.protocol {
+        HealthProtocol::Command => {
+            return match check.command.as_deref().map(str::trim) {
+                Some(c) if !c.is_empty() => Probe::Command {
+                    agent,
+                    task: site.task.clone(),
+                    command: c.to_string(),
+                },
+                _ => Probe::Known(Err(
+                    "the COMMAND health check has no command; give command.value".to_string(),
+                )),
             }
         }
-        HealthProtocol::Https => Probe::Known(Err(HTTPS_UNSUPPORTED.to_string())),
-        HealthProtocol::Tcp => Probe::Tcp { addr },
-        HealthProtocol::Command => Probe::Known(Ok(())),
+        HealthProtocol::Tcp => {
+            return match port_of(check, site.ports) {
+                Ok(port) => Probe::Tcp {
+                    addr: host_port(site.ip, port),
+                },
+                Err(why) => Probe::Known(Err(why)),
+            }
+        }
+        HealthProtocol::Http => false,
+        HealthProtocol::Https => true,
+    };
+    let port = match port_of(check, site.ports) {
+        Ok(port) => port,
+        Err(why) => return Probe::Known(Err(why)),
+    };
+    let slash = if check.path.starts_with('/') { "" } else { "/" };
+    let scheme = if https { "https" } else { "http" };
+    let url = format!(
+        "{scheme}://{}{slash}{}",
+        host_port(site.ip, port),
+        check.path
+    );
+    let ignore_1xx = check.ignore_http1xx;
+    if https {
+        Probe::Https {
+            agent,
+            url,
+            ignore_1xx,
+        }
+    } else {
+        Probe::Http { url, ignore_1xx }
     }
 }
 
@@ -374,7 +447,15 @@ pub fn due(s: &State, book: &HealthBook, killing: &HashMap<TaskId, u64>, now_ms:
             out.push(Due {
                 task: t.spec.id.clone(),
                 index: i,
-                probe: probe(c, &agent.info.ip, &ports),
+                probe: probe(
+                    c,
+                    Site {
+                        task: &t.spec.id,
+                        ip: &agent.info.ip,
+                        agent_port: agent.info.agent_port,
+                        ports: &ports,
+                    },
+                ),
                 timeout: Duration::from_secs(u64::from(c.timeout_seconds.max(1))),
                 grace_ends_ms: grace_ends_ms(c, started),
                 since_ms: since,
@@ -417,6 +498,11 @@ pub async fn run(ctx: Arc<AppsCtx>, term: u64) {
         .pool_max_idle_per_host(0)
         .build()
         .unwrap_or_else(|_| ctx.master.http.clone());
+    let asker = Asker {
+        http: ctx.master.http.clone(),
+        epoch: term,
+        leader_id: ctx.master.store.id(),
+    };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut running: JoinSet<Outcome> = JoinSet::new();
@@ -452,16 +538,18 @@ pub async fn run(ctx: Arc<AppsCtx>, term: u64) {
                     start
                 });
                 for d in start {
-                    running.spawn(check(client.clone(), d));
+                    running.spawn(check(client.clone(), asker.clone(), d));
                 }
             }
         }
     }
 }
 
-/// Runs one check within its timeout.
-async fn check(client: reqwest::Client, d: Due) -> Outcome {
+/// Runs one check within its timeout: HTTP and TCP from here, COMMAND
+/// and HTTPS on the instance's agent.
+async fn check(client: reqwest::Client, asker: Asker, d: Due) -> Outcome {
     let secs = d.timeout.as_secs();
+    let timeout_ms = d.timeout.as_millis() as u64;
     let result = match d.probe {
         Probe::Known(r) => Some(r),
         Probe::Http { url, ignore_1xx } => {
@@ -479,6 +567,32 @@ async fn check(client: reqwest::Client, d: Due) -> Outcome {
                 Ok(Ok(_)) => Some(Ok(())),
             }
         }
+        Probe::Command {
+            agent,
+            task,
+            command,
+        } => {
+            let ask = AgentCheck::Command {
+                task_id: task.0.clone(),
+                command: command.clone(),
+                timeout_ms,
+            };
+            let answer = asker.ask(&agent, ask).await;
+            Some(agent_check::command_verdict(&command, &answer))
+        }
+        Probe::Https {
+            agent,
+            url,
+            ignore_1xx,
+        } => {
+            let ask = AgentCheck::Https {
+                url: url.clone(),
+                timeout_ms,
+                keep_body: false,
+            };
+            let answer = asker.ask(&agent, ask).await;
+            agent_check::https_verdict(&url, ignore_1xx, &answer)
+        }
     };
     Outcome {
         task: d.task,
@@ -486,16 +600,6 @@ async fn check(client: reqwest::Client, d: Due) -> Outcome {
         grace_ends_ms: d.grace_ends_ms,
         result,
     }
-}
-
-/// The innermost error of a chain ("Connection refused (os error 111)"),
-/// which says more than reqwest's "error sending request".
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut last = e;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    last.to_string()
 }
 
 #[cfg(test)]
@@ -747,17 +851,56 @@ mod tests {
                 check(HealthProtocol::Https, 0, 3),
                 "10.0.0.1",
                 &[31000],
-                Probe::Known(Err(HTTPS_UNSUPPORTED.into())),
+                Probe::Https {
+                    agent: "10.0.0.1:5051".into(),
+                    url: "https://10.0.0.1:31000/health".into(),
+                    ignore_1xx: false,
+                },
+            ),
+            (
+                HealthCheck {
+                    port: Some(8443),
+                    ..check(HealthProtocol::Https, 0, 3)
+                },
+                "::1",
+                &[],
+                Probe::Https {
+                    agent: "[::1]:5051".into(),
+                    url: "https://[::1]:8443/health".into(),
+                    ignore_1xx: false,
+                },
+            ),
+            (
+                HealthCheck {
+                    command: Some("test ! -e $MESOS_SANDBOX/sick".into()),
+                    ..check(HealthProtocol::Command, 0, 3)
+                },
+                "10.0.0.1",
+                &[],
+                Probe::Command {
+                    agent: "10.0.0.1:5051".into(),
+                    task: TaskId("web.1".into()),
+                    command: "test ! -e $MESOS_SANDBOX/sick".into(),
+                },
             ),
             (
                 check(HealthProtocol::Command, 0, 3),
                 "10.0.0.1",
                 &[],
-                Probe::Known(Ok(())),
+                Probe::Known(Err(
+                    "the COMMAND health check has no command; give command.value".into(),
+                )),
             ),
         ];
+        let task = TaskId("web.1".into());
         for (n, (c, ip, ports, want)) in cases.into_iter().enumerate() {
-            assert_eq!(probe(&c, ip, ports), want, "case {n}");
+            let site = Site {
+                task: &task,
+                ip,
+                agent_port: 5051,
+                ports,
+            };
+            assert_eq!(probe(&c, site), want, "case {n}");
         }
     }
 
@@ -872,6 +1015,7 @@ mod tests {
                         },
                         command: "serve".into(),
                         env: [(VERSION_ENV.to_string(), crate::time::iso(1000))].into(),
+                        ..Default::default()
                     },
                     framework: FrameworkId(
                         if *ours {

@@ -1,5 +1,6 @@
 //! An app's live instances as the planner sees them, read from the
-//! replicated tasks (an instance's version is in its environment).
+//! replicated tasks (an instance's version is in its environment), with
+//! what the health and readiness checkers last saw.
 
 use std::collections::HashMap;
 
@@ -10,6 +11,7 @@ use corral_core::{State, Task, TaskId, TaskState};
 use super::health::HealthBook;
 use super::launch::VERSION_ENV;
 use super::placement::Host;
+use super::readiness::{self, Gate, ReadinessBook};
 use super::version_text;
 
 /// The app's live (non-terminal) tasks of the app scheduler.
@@ -24,14 +26,17 @@ pub fn has_live_tasks(s: &State, app: &AppId) -> bool {
 }
 
 /// The app's live instances; those with a kill sent are Killing; health
-/// as the checker last saw it.
+/// as the checker last saw it; ready unless a running deployment started
+/// it and its readiness checks have not all passed yet.
 pub fn of_app(
     s: &State,
     app: &AppId,
     killing: &HashMap<TaskId, u64>,
     health: &HealthBook,
+    ready: &ReadinessBook,
 ) -> Vec<Instance> {
     let current = s.apps.get(app);
+    let gate = current.and_then(|a| Gate::of(s, a));
     live(s, app)
         .map(|t| Instance {
             task: t.spec.id.clone(),
@@ -49,7 +54,7 @@ pub fn of_app(
             // None until every check of its version has a result.
             healthy: current
                 .and_then(|a| health.healthy(&t.spec.id, super::health::checks_of(a, t).len())),
-            ready: true,
+            ready: readiness::is_ready(ready, gate.as_ref(), t),
             staged_at_ms: t.statuses.first().map_or(0, |st| st.at_ms),
         })
         .collect()
@@ -76,6 +81,6 @@ pub fn target(app: &App) -> Target {
         max_over_capacity: spec.upgrade_strategy.maximum_over_capacity,
         kill_selection: spec.kill_selection,
         health_checked: !spec.health_checks.is_empty(),
-        readiness_checked: false,
+        readiness_checked: !spec.readiness_checks.is_empty(),
     }
 }

@@ -1,10 +1,12 @@
 //! The TaskInfo an app instance is launched with: its resources, its
-//! command, and Marathon's environment (MARATHON_APP_*, PORT_<NAME>; the
-//! master adds HOST, PORT0.., PORTS and MESOS_TASK_ID). Pure.
+//! command, the URIs its agent fetches first (the app's `fetch`, `destPath`
+//! as `output_file`), the user it runs as (the app's `user`), and
+//! Marathon's environment (MARATHON_APP_*, PORT_<NAME>; the master adds
+//! HOST, PORT0.., PORTS and MESOS_TASK_ID). Pure.
 
 use std::collections::BTreeMap;
 
-use corral_api::mesos_v1::{self, CommandInfo, Environment, Id, TaskInfo, Variable};
+use corral_api::mesos_v1::{self, CommandInfo, CommandUri, Environment, Id, TaskInfo, Variable};
 use corral_core::app::AppSpec;
 use corral_core::{MachineId, Resources, TaskId};
 
@@ -91,8 +93,24 @@ pub fn task_info(
         command: Some(CommandInfo {
             value: Some(command_line(spec)),
             environment: Some(Environment { variables }),
+            uris: uris(spec),
+            user: spec.user.clone(),
         }),
     }
+}
+
+/// The app's `fetch` as Mesos's `CommandInfo.uris`.
+pub fn uris(spec: &AppSpec) -> Vec<CommandUri> {
+    spec.fetch
+        .iter()
+        .map(|f| CommandUri {
+            value: f.uri.clone(),
+            executable: Some(f.executable),
+            extract: Some(f.extract),
+            cache: Some(f.cache),
+            output_file: f.dest_path.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -114,5 +132,63 @@ mod tests {
         assert_eq!(env["MARATHON_APP_LABEL_TIER"], "front");
         assert_eq!(env["PORT_HTTP_API"], "31005");
         assert_eq!(env["MARATHON_APP_RESOURCE_CPUS"], "0.5");
+    }
+
+    #[test]
+    fn fetch_and_user_reach_the_command_issue_4() {
+        let mut spec: AppSpec = crate::scheduler::tests_support::spec();
+        let info = task_info(
+            &spec,
+            "v",
+            &TaskId("t".into()),
+            &MachineId("a".into()),
+            &[31000],
+        );
+        let cmd = info.command.unwrap();
+        assert_eq!((cmd.uris.len(), cmd.user), (0, None));
+        spec.user = Some("nobody".into());
+        spec.fetch = vec![
+            corral_core::app::Fetch {
+                uri: "http://h/app.tgz".into(),
+                extract: true,
+                executable: false,
+                cache: true,
+                dest_path: None,
+            },
+            corral_core::app::Fetch {
+                uri: "file:///opt/run.sh".into(),
+                extract: false,
+                executable: true,
+                cache: false,
+                dest_path: Some("bin/run".into()),
+            },
+        ];
+        let info = task_info(
+            &spec,
+            "v",
+            &TaskId("t".into()),
+            &MachineId("a".into()),
+            &[31000],
+        );
+        let cmd = info.command.unwrap();
+        assert_eq!(cmd.user(), Some("nobody".to_string()));
+        // What the master makes of them: the fetch list of the task.
+        let got: Vec<String> = cmd
+            .fetch()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} x={} e={} out={:?}",
+                    f.uri, f.executable, f.extract, f.output_file
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "http://h/app.tgz x=false e=true out=None",
+                "file:///opt/run.sh x=true e=false out=Some(\"bin/run\")",
+            ]
+        );
     }
 }

@@ -5,13 +5,17 @@
 //! places new instances (`placement`), launches them through the same path
 //! external frameworks use, kills what the plan and the health checker
 //! (`health`, its own loop) say, and ends deployments that are done
-//! (committed).
+//! (committed). Readiness checks (`readiness`, its own loop) gate the
+//! instances a deployment starts; COMMAND and HTTPS checks run on the
+//! task's agent (`agent_check`).
 
+pub mod agent_check;
 pub mod book;
 pub mod health;
 pub mod instances;
 pub mod launch;
 pub mod placement;
+pub mod readiness;
 
 use std::sync::Arc;
 
@@ -72,6 +76,7 @@ pub async fn run(ctx: Arc<AppsCtx>) {
             .open(&framework_id(), &format!("in-process-{term}"));
         ctx.book().reset(term);
         let checker = tokio::spawn(health::run(ctx.clone(), term));
+        let readiness_checker = tokio::spawn(readiness::run(ctx.clone(), term));
         tracing::info!(term, "app scheduler subscribed");
         loop {
             tokio::select! {
@@ -88,6 +93,7 @@ pub async fn run(ctx: Arc<AppsCtx>) {
             }
         }
         checker.abort();
+        readiness_checker.abort();
         tracing::info!(term, "app scheduler stopped (leadership changed)");
     }
 }
@@ -220,7 +226,7 @@ async fn reconcile(ctx: &AppsCtx) {
         let book = ctx.book();
         let mut work = Vec::new();
         for (id, app) in &s.apps {
-            let live = instances::of_app(s, id, &book.killing, &book.health);
+            let live = instances::of_app(s, id, &book.killing, &book.health, &book.readiness);
             let target = instances::target(app);
             let plan = deploy::plan(&target, &live);
             work.push(Work {

@@ -129,6 +129,20 @@ pub fn app_detail(a: &AppView) -> String {
                 .join(", ")
         },
     );
+    if let Some(w) = &a.waiting {
+        let n = if w.count == 1 {
+            "instance"
+        } else {
+            "instances"
+        };
+        fact(
+            "waiting:",
+            match &w.reason {
+                Some(why) => format!("{} {n} since {}: {why}", w.count, w.since),
+                None => format!("{} {n} since {}; no offer looked at yet", w.count, w.since),
+            },
+        );
+    }
     if let Some(f) = &a.last_task_failure {
         fact("last failure:", failure(f));
     }

@@ -217,10 +217,29 @@ async fn run_async(opts: UpOptions, detach: bool) -> CliResult {
         }
         StopReason::AllExited => {}
     }
+    let machine_dirs: Vec<std::path::PathBuf> =
+        cluster.plan.iter().map(|m| m.data_dir.clone()).collect();
     let stopped = cluster.stop().await;
     if why != StopReason::StoppedElsewhere {
         for s in &stopped {
             eprintln!("corral: {s}");
+        }
+        // As `corral down` does: the machines' tasks and units go too.
+        let workloads: Vec<crate::workloads::Workload> = machine_dirs
+            .iter()
+            .flat_map(|d| crate::workloads::find(d))
+            .collect();
+        if !workloads.is_empty() {
+            let (_, killed) = crate::workloads::stop(&workloads, crate::workloads::GRACE).await;
+            eprintln!(
+                "corral: stopped {} tasks and units{}",
+                workloads.len(),
+                if killed > 0 {
+                    format!(" ({killed} killed)")
+                } else {
+                    String::new()
+                }
+            );
         }
     }
     match why {

@@ -17,7 +17,9 @@ use crate::kv::KvEntry;
 use crate::machine::{Agent, AgentStatus, MachineId, Resources};
 use crate::task::{StatusRecord, Task, TaskId, TaskState, MAX_STATUSES};
 
+use crate::unit::UnitName;
 use index::TaskIndex;
+use units::{Unit, UnitRuntime};
 
 /// Everything the store replicates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -33,6 +35,12 @@ pub struct State {
     /// Deployments in progress, by id.
     #[serde(default)]
     pub deployments: BTreeMap<String, Deployment>,
+    /// Units (fleet's role), by name.
+    #[serde(default)]
+    pub units: BTreeMap<UnitName, Unit>,
+    /// What each machine reports about the units it has.
+    #[serde(default)]
+    pub unit_states: BTreeMap<MachineId, BTreeMap<UnitName, UnitRuntime>>,
     /// Revision of the last applied request (0 before any); each applied
     /// request takes the next one.
     pub revision: u64,
@@ -95,6 +103,7 @@ impl State {
             },
             Command::RemoveAgent { id } => match self.agents.remove(id) {
                 Some(_) => {
+                    self.unit_states.remove(id);
                     events.push(Event::AgentRemoved { id: id.clone() });
                     Response::Done
                 }
@@ -315,6 +324,21 @@ impl State {
                 deployment,
                 force,
             } => self.delete_app(id, deployment, *force, now, &mut events),
+            Command::PutUnit {
+                name,
+                options,
+                desired,
+            } => self.put_unit(name, options, *desired, now, rev, &mut events),
+            Command::SetUnitDesired { name, desired } => {
+                self.set_unit_desired(name, *desired, rev, &mut events)
+            }
+            Command::DestroyUnit { name } => self.destroy_unit(name, &mut events),
+            Command::PlaceUnits { assign, unassign } => {
+                self.place_units(assign, unassign, rev, &mut events)
+            }
+            Command::ReportUnits { machine, units } => {
+                self.report_units(machine, units, &mut events)
+            }
             Command::EndDeployment { id, outcome } => match self.deployments.remove(id) {
                 Some(_) => {
                     events.push(Event::DeploymentEnded {
@@ -510,3 +534,6 @@ mod apps;
 mod index;
 #[cfg(test)]
 mod tests;
+pub mod units;
+#[cfg(test)]
+mod units_tests;

@@ -313,6 +313,7 @@ fn launch(fw: &str, agent: u8, ids: &[&str]) -> Command {
                 },
                 command: "sleep 1".into(),
                 env: BTreeMap::new(),
+                ..Default::default()
             })
             .collect(),
     }

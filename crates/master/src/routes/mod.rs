@@ -12,12 +12,14 @@ use crate::context::MasterCtx;
 pub mod agents;
 pub mod body;
 pub mod cluster;
+pub mod fleet;
 pub mod kv;
 pub mod mesos;
 pub mod metrics;
 pub mod operator;
 pub mod scheduler;
 pub mod ui;
+pub mod units;
 
 /// Largest request body accepted (kv values are limited further, to
 /// `corral_core::kv::MAX_VALUE_BYTES`).
@@ -63,7 +65,57 @@ pub fn router(ctx: Arc<MasterCtx>) -> Router {
             get(kv::get).put(kv::put).delete(kv::delete),
         )
         .route("/v1/watch", get(kv::watch))
+        .route("/v1/units", get(units::list))
+        .route(
+            "/v1/units/{name}",
+            get(units::get).put(units::put).delete(units::delete),
+        )
+        .route("/v1/units/{name}/file", get(units::file))
+        .route("/v1/agents/units", post(units::report))
+        .route("/fleet/v1/discovery", axum::routing::any(fleet::discovery))
+        .route("/v1-alpha/discovery", axum::routing::any(fleet::discovery))
+        .merge(
+            fleet_routes("/fleet/v1")
+                .merge(fleet_routes("/v1-alpha"))
+                .layer(axum::middleware::from_fn_with_state(
+                    ctx.clone(),
+                    fleet::follow_leader,
+                )),
+        )
         .fallback(mesos::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(ctx)
+}
+
+/// fleet's API v1 under `prefix` (fleet serves both `/fleet/v1` and
+/// `/v1-alpha`).
+fn fleet_routes(prefix: &str) -> Router<Arc<MasterCtx>> {
+    let other = || axum::routing::any(fleet::wrong_method);
+    Router::new()
+        .route(
+            &format!("{prefix}/units"),
+            get(fleet::list_units).fallback(fleet::wrong_method),
+        )
+        .route(
+            &format!("{prefix}/units/{{name}}"),
+            get(fleet::get_unit)
+                .put(fleet::put_unit)
+                .delete(fleet::delete_unit)
+                .fallback(fleet::wrong_method),
+        )
+        .route(
+            &format!("{prefix}/state"),
+            get(fleet::list_states).fallback(fleet::wrong_method),
+        )
+        .route(
+            &format!("{prefix}/state/{{name}}"),
+            get(fleet::get_state).fallback(fleet::wrong_method),
+        )
+        .route(
+            &format!("{prefix}/machines"),
+            get(fleet::list_machines)
+                .patch(fleet::patch_machines)
+                .fallback(fleet::wrong_method),
+        )
+        .route(&format!("{prefix}/{{*rest}}"), other())
 }

@@ -1,6 +1,12 @@
 //! Checking an ACCEPT with LAUNCH against the offers it uses. Pure: the
 //! offers and the tasks in, the launch to commit (or why each task is
 //! refused) out.
+//!
+//! Each task's `command.uris` must be fetchable by an agent (`file://`, an
+//! absolute path or `http://`; https is refused: the agent's fetcher has no
+//! TLS) and `command.user` must be a user name; whether that user exists is
+//! the agent's to say (TASK_FAILED). `FrameworkInfo.user` is not applied:
+//! only `CommandInfo.user` (and Marathon's `user`) switch users.
 
 use std::collections::BTreeSet;
 
@@ -53,6 +59,23 @@ pub fn plan(offers: &[OutstandingOffer], tasks: Vec<TaskSpec>) -> Result<Plan, R
                 "task {} asks for no cpus and no mem",
                 t.id
             )));
+        }
+        for (i, f) in t.fetch.iter().enumerate() {
+            if let Err(e) = f.check() {
+                let field = e.field();
+                let given = match field {
+                    "output_file" => f.output_file.clone().unwrap_or_default(),
+                    _ => f.uri.clone(),
+                };
+                return Err(Refusal(format!(
+                    "task {}: command.uris[{i}].{field} {given:?} {e}",
+                    t.id
+                )));
+            }
+        }
+        if let Some(user) = &t.user {
+            corral_core::task::check_user(user)
+                .map_err(|e| Refusal(format!("task {}: command.user {e}", t.id)))?;
         }
         need = need.plus(&t.resources);
     }
@@ -135,6 +158,7 @@ mod tests {
             },
             command: "sleep 1".into(),
             env: BTreeMap::new(),
+            ..Default::default()
         }
     }
 
@@ -198,6 +222,61 @@ mod tests {
         assert!(
             why(plan(&[offer("a1", 1.0, 64)], vec![task("t", 0.0, 0, None)]))
                 .contains("no cpus and no mem")
+        );
+    }
+
+    /// One case a line, split by ` | `: the task's URIs (`uri>output_file`
+    /// or `uri`, comma-separated, `-` for none), its user (`-` for none),
+    /// and `ok` or the refusal.
+    fn check_fetch_cases(table: &str) {
+        for line in table.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let cols: Vec<&str> = line.split(" | ").map(str::trim).collect();
+            let [uris, user, want] = cols[..] else {
+                panic!("a case has 3 columns: {line}");
+            };
+            let mut t = task("t1", 0.1, 1, None);
+            if uris != "-" {
+                t.fetch = uris
+                    .split(',')
+                    .map(|u| {
+                        let (uri, out) = match u.split_once('>') {
+                            Some((uri, out)) => (uri, Some(out.to_string())),
+                            None => (u, None),
+                        };
+                        corral_core::task::FetchUri {
+                            uri: uri.into(),
+                            output_file: out,
+                            ..Default::default()
+                        }
+                    })
+                    .collect();
+            }
+            t.user = (user != "-").then(|| user.to_string());
+            let got = match plan(&[offer("a1", 1.0, 64)], vec![t]) {
+                Ok(p) => {
+                    assert_eq!(p.tasks[0].user.as_deref(), (user != "-").then_some(user));
+                    "ok".to_string()
+                }
+                Err(r) => r.0,
+            };
+            assert_eq!(got, want, "case: {line}");
+        }
+    }
+
+    #[test]
+    fn fetch_and_user_issue_4() {
+        check_fetch_cases(
+            r#"
+            -                                        | -      | ok
+            file:///opt/run.sh,http://h:8000/a.tgz   | nobody | ok
+            /opt/run.sh>bin/run                      | -      | ok
+            /opt/run.sh,ftp://h/a.tgz                | -      | task t1: command.uris[1].value "ftp://h/a.tgz" has scheme "ftp", which corral cannot fetch: give file:///PATH, an absolute path or http://HOST/PATH
+            https://h/a.tgz                          | -      | task t1: command.uris[0].value "https://h/a.tgz" is https, and corral's fetcher has no TLS: serve the file over http:// or copy it to the agents and give file:///PATH
+            run.sh                                   | -      | task t1: command.uris[0].value "run.sh" is a relative path: give an absolute path or file:///PATH
+            /opt/run.sh>../x                         | -      | task t1: command.uris[0].output_file "../x" is not a relative path inside the sandbox: give a name like "bin/tool"
+            http://h/                                | -      | task t1: command.uris[0].value "http://h/" has no file name to save it under (it ends in "/"): give output_file
+            -                                        | a b    | task t1: command.user "a b" is not a user name: give the name of a user that exists on the agents
+            "#,
         );
     }
 }

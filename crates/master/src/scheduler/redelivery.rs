@@ -182,6 +182,7 @@ mod tests {
                         },
                         command: "true".into(),
                         env: BTreeMap::new(),
+                        ..Default::default()
                     })
                     .collect(),
             });

@@ -95,6 +95,8 @@ fn spec(t: &mesos_v1::TaskInfo) -> Result<TaskSpec, String> {
         resources,
         command,
         env,
+        fetch: t.command.as_ref().map(|c| c.fetch()).unwrap_or_default(),
+        user: t.command.as_ref().and_then(|c| c.user()),
     })
 }
 
@@ -168,6 +170,8 @@ pub async fn accept(
             env: launch::task_env(&t, &host),
             cpus: t.resources.cpus,
             mem_mb: t.resources.mem_mb,
+            fetch: t.fetch.iter().map(Into::into).collect(),
+            user: t.user.clone(),
         };
         if let Err(e) =
             crate::agent_link::send(ctx, &plan.agent, AgentCommand::LaunchTask { task: launch })
