@@ -113,6 +113,7 @@ pub async fn check(State(s): State<Arc<AgentShared>>, body: Bytes) -> Response {
             run_command(
                 &sandbox,
                 &stored.spec.env,
+                stored.spec.user.as_deref(),
                 &command,
                 Duration::from_millis(timeout_ms),
             )
@@ -214,15 +215,21 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Runs `command` with `/bin/sh -c` in `sandbox` with `env`, in a process
-/// group of its own, killed whole after `timeout`.
+/// Runs `command` with `/bin/sh -c` in `sandbox` with `env`, as the task's
+/// `user` (as its command runs, `crate::driver::user`), in a process group
+/// of its own, killed whole after `timeout`.
 pub async fn run_command(
     sandbox: &Path,
     env: &BTreeMap<String, String>,
+    user: Option<&str>,
     command: &str,
     timeout: Duration,
 ) -> AgentCheckResult {
     let not_started = |reason: String| AgentCheckResult::NotStarted { reason };
+    let run_as = match crate::driver::user::resolve(user) {
+        Ok(r) => r,
+        Err(e) => return not_started(e.to_string()),
+    };
     // One pipe for stdout and stderr: the last line is the last written.
     let (reader, writer) = match std::io::pipe() {
         Ok(p) => p,
@@ -247,6 +254,20 @@ pub async fn run_command(
         .stderr(writer2)
         .process_group(0)
         .kill_on_drop(true);
+    match run_as {
+        crate::driver::user::RunAs::Agent => {}
+        crate::driver::user::RunAs::Same(account) => {
+            cmd.envs(account.env());
+        }
+        crate::driver::user::RunAs::Switch(account) => {
+            cmd.envs(account.env());
+            // SAFETY: `become_user` only makes async-signal-safe calls
+            // and allocates nothing (the account was looked up before).
+            unsafe {
+                cmd.pre_exec(move || crate::driver::user::become_user(&account));
+            }
+        }
+    }
     let spawned = cmd.spawn();
     // The command holds our copies of the pipe's write end: close them, so
     // the read ends when the check's processes are gone.
@@ -572,6 +593,45 @@ mod tests {
         assert_eq!(truncate("héllo", 2), "h");
     }
 
+    #[test]
+    fn command_checks_run_as_the_tasks_user() {
+        // SAFETY: geteuid(2) cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: switching users needs root (the CI machine runs as root)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt.block_on(run_command(
+            dir.path(),
+            &BTreeMap::new(),
+            Some("nobody"),
+            "echo \"$(id -un) $USER\"",
+            Duration::from_secs(5),
+        ));
+        assert_eq!(
+            r,
+            AgentCheckResult::Exited {
+                code: 0,
+                last_line: "nobody nobody".into()
+            }
+        );
+        let r = rt.block_on(run_command(
+            dir.path(),
+            &BTreeMap::new(),
+            Some("no-such-user-here"),
+            "true",
+            Duration::from_secs(5),
+        ));
+        assert!(
+            matches!(&r, AgentCheckResult::NotStarted { reason } if reason.contains("does not exist")),
+            "{r:?}"
+        );
+    }
+
     fn run(command: &str, timeout_ms: u64) -> (AgentCheckResult, std::time::Duration) {
         let dir = tempfile::tempdir().unwrap();
         let env = BTreeMap::from([("GREETING".to_string(), "hi".to_string())]);
@@ -583,6 +643,7 @@ mod tests {
         let r = rt.block_on(run_command(
             dir.path(),
             &env,
+            None,
             command,
             Duration::from_millis(timeout_ms),
         ));
@@ -671,6 +732,7 @@ mod tests {
         let r = rt.block_on(run_command(
             Path::new("/nonexistent/corral-sandbox"),
             &BTreeMap::new(),
+            None,
             "true",
             Duration::from_secs(1),
         ));

@@ -109,7 +109,9 @@ pub async fn run(shared: Arc<AgentShared>) {
             };
             let killed = dir.join(KILL_REQUESTED).exists();
             let (name, reason, message) = report_for(&state, killed);
-            let reported = std::fs::read_to_string(dir.join(REPORTED)).unwrap_or_default();
+            // The task's user owns its sandbox: never follow a link or block on a
+            // FIFO it may have put there.
+            let reported = files::read_small(&dir.join(REPORTED)).unwrap_or_default();
             // A live task is announced once per agent process even if it was
             // reported before: after an agent restart the leader learns what
             // still runs (and kills what it had given up on).

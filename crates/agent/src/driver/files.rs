@@ -88,6 +88,18 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
     serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Reads a small text file (at most 4 KiB), not through a link and never
+/// blocking on a FIFO: `None` when it is missing or not a regular file.
+pub fn read_small(path: &Path) -> Option<String> {
+    let mut s = String::new();
+    open_regular(path)
+        .ok()?
+        .take(4096)
+        .read_to_string(&mut s)
+        .ok()?;
+    Some(s)
+}
+
 /// Reads a pid file, if it is there, holds a pid above 1 (never 0 or
 /// init: the driver signals `-pid`), and was written by this user (a pid
 /// file a task's user made names no process to signal).
