@@ -75,3 +75,28 @@ pub struct UnitsReport {
     pub machine: String,
     pub units: Vec<crate::units::UnitStatus>,
 }
+
+/// `POST /v1/units`: many units at once (what `corral start a b c ...`
+/// sends). Every entry means what `PUT /v1/units/{name}` with the same
+/// body means; entries apply in order, so an instance may follow its
+/// template. Nothing is written unless every entry is valid.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UnitBatch {
+    pub units: Vec<UnitBatchItem>,
+}
+
+/// One entry of a [`UnitBatch`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UnitBatchItem {
+    pub name: String,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub desired: Option<String>,
+}
+
+/// The answer to a [`UnitBatch`]: how many entries changed something.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitBatchResult {
+    pub written: usize,
+}

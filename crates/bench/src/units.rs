@@ -1,12 +1,12 @@
 //! Unit benchmarks (issue 5, fleet's role): how fast the unit engine gets
 //! template instances placed and active/running, measured on the wire as
-//! `corral`'s CLI sees it (`PUT /v1/units/{name}`, `GET /v1/units`).
+//! `corral`'s CLI sees it (`POST /v1/units` in batches, `GET /v1/units`).
 //!
 //! - **Real** ([`real::measure`]): a 3-machine real cluster; the template
 //!   `bench@.service` (`ExecStart=/bin/sleep 3600`, no `[X-Fleet]` rule) is
-//!   submitted, then `plan.real_units` instances PUT with desired
-//!   `launched`, [`Plan::in_flight`] at a time. Timed from the first
-//!   instance's PUT to every instance placed, and to every one reported
+//!   submitted, then `plan.real_units` instances POSTed with desired
+//!   `launched` in batches of `submit::BATCH`, [`Plan::in_flight`]
+//!   requests at a time. Timed from the first POST to every instance placed, and to every one reported
 //!   active/running by its machine. Then every instance is DELETEd and
 //!   timed until the machines list none of them (their own
 //!   `GET /v1/agent/units`) and the leader holds no report of them.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use corral_api::client::Method;
 use corral_api::fleet::UnitStatePage;
-use corral_api::unit_view::{UnitList, UnitPut, UnitRow};
+use corral_api::unit_view::{UnitBatch, UnitBatchItem, UnitList, UnitPut, UnitRow};
 use corral_api::units::UnitStatus;
 use corral_api::Client;
 use serde_json::Value;
@@ -109,6 +109,26 @@ impl UnitsApi {
             .call::<_, Value>(Method::PUT, &format!("/v1/units/{name}"), Some(&body))
             .await
             .with_context(|| format!("PUT /v1/units/{name}"))?;
+        Ok(())
+    }
+
+    /// `POST /v1/units`: every name launched from its template, in one
+    /// request (what `corral start` sends for several units).
+    pub async fn launch_many(&self, names: &[String]) -> Result<()> {
+        let body = UnitBatch {
+            units: names
+                .iter()
+                .map(|n| UnitBatchItem {
+                    name: n.clone(),
+                    text: None,
+                    desired: Some("launched".into()),
+                })
+                .collect(),
+        };
+        self.client
+            .call::<_, Value>(Method::POST, "/v1/units", Some(&body))
+            .await
+            .with_context(|| format!("POST /v1/units ({} units)", names.len()))?;
         Ok(())
     }
 

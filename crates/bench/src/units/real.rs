@@ -102,7 +102,10 @@ async fn start_all(
             .extend(m.pid().map(|p| (format!("{role} {}", m.name), p)));
     }
     watch.procs.push(("bench".to_string(), std::process::id()));
-    eprintln!("real: PUT {n} instances, {} in flight", plan.in_flight);
+    eprintln!(
+        "real: POST {n} instances in batches, {} in flight",
+        plan.in_flight
+    );
     let names = instances(n);
     let mut s = Settle::default();
     watch.start();

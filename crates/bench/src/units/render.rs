@@ -28,7 +28,7 @@ fn cpu(u: &CpuUse) -> String {
     format!("{}{machine}", each.join(", "))
 }
 
-/// `1000 PUTs in 2.10 s (16 in flight): 476/s; 0 failed`.
+/// `1000 instances in 2.10 s (16 in flight): 476/s; 0 failed`.
 fn sent(s: &Sent, what: &str, in_flight: usize) -> String {
     let mut out = format!(
         "{} {what}s in {} ({in_flight} in flight)",
@@ -65,11 +65,11 @@ fn settle_lines(
 ) {
     line(format!(
         "submit                      {}",
-        sent(&s.submitted, "PUT", in_flight)
+        sent(&s.submitted, "instance", in_flight)
     ));
     let lag = s
         .placed_after_last
-        .map(|d| format!(" ({:.2} s after the last PUT answered)", d.as_secs_f64()))
+        .map(|d| format!(" ({:.2} s after the last POST answered)", d.as_secs_f64()))
         .unwrap_or_default();
     let (on_placed, on_active) = if target_on_placed {
         (format!("   {}", verdict(s.placed)), String::new())
@@ -77,11 +77,11 @@ fn settle_lines(
         (String::new(), format!("   {}", verdict(s.active)))
     };
     line(format!(
-        "first PUT -> all placed     {}{lag}{on_placed}",
+        "first POST -> all placed     {}{lag}{on_placed}",
         secs(s.placed)
     ));
     line(format!(
-        "first PUT -> all active     {} (reported active/running by their machine){on_active}",
+        "first POST -> all active     {} (reported active/running by their machine){on_active}",
         secs(s.active)
     ));
     line(format!("  CPU s meanwhile           {}", cpu(&s.cpu)));
@@ -90,7 +90,7 @@ fn settle_lines(
     }
     line(format!("GET /v1/units               {}", spread(&s.gets)));
     line(format!(
-        "  when                      the last PUTs' instances (probed every {} ms) say so, else every >= {LISTING_SPACING}x its time; a figure is late by a probe or so",
+        "  when                      the last POSTs' instances (probed every {} ms) say so, else every >= {LISTING_SPACING}x its time; a figure is late by a probe or so",
         poll.as_millis()
     ));
 }
@@ -240,12 +240,12 @@ mod tests {
         };
         let want = "\
 == real: 100 instances of bench@.service (ExecStart=/bin/sleep 3600, no [X-Fleet] rule) on 3 machines ==
-submit                      100 PUTs in 0.50 s (16 in flight): 200/s; 0 failed
-first PUT -> all placed     0.80 s (0.30 s after the last PUT answered)
-first PUT -> all active     2.50 s (reported active/running by their machine)   target < 10 s: met
+submit                      100 instances in 0.50 s (16 in flight): 200/s; 0 failed
+first POST -> all placed     0.80 s (0.30 s after the last POST answered)
+first POST -> all active     2.50 s (reported active/running by their machine)   target < 10 s: met
   CPU s meanwhile           leader m1 1.5, bench 0.2; machine 90% busy, 1% iowait
 GET /v1/units               p50 4.0 ms  p99 6.0 ms  max 6.0 ms  (2 samples)
-  when                      the last PUTs' instances (probed every 100 ms) say so, else every >= 3x its time; a figure is late by a probe or so
+  when                      the last POSTs' instances (probed every 100 ms) say so, else every >= 3x its time; a figure is late by a probe or so
 destroy                     100 DELETEs in 0.40 s (16 in flight): 250/s; 0 failed
 first DELETE -> none listed 1.20 s by the machines; - until the leader holds no report
   last seen                 machines list 0 instances; the leader holds 3 reports
@@ -255,13 +255,13 @@ real: FAILED: instances not gone
 
 == sim: 2000 instances on 50 simulated machines (MachineMetadata=simulated=true) ==
 machines                    50 simulated + 3 real (excluded by MachineMetadata); all registered 1.5 s after start
-submit                      1990 PUTs in - (16 in flight); 10 failed (first: PUT /v1/units/bench@7.service: boom)
-first PUT -> all placed     -   target < 10 s: MISSED (did not happen)
-first PUT -> all active     - (reported active/running by their machine)
+submit                      1990 instances in - (16 in flight); 10 failed (first: PUT /v1/units/bench@7.service: boom)
+first POST -> all placed     -   target < 10 s: MISSED (did not happen)
+first POST -> all active     - (reported active/running by their machine)
   CPU s meanwhile           -
   last seen                 1990 of 2000 listed
 GET /v1/units               -
-  when                      the last PUTs' instances (probed every 250 ms) say so, else every >= 3x its time; a figure is late by a probe or so
+  when                      the last POSTs' instances (probed every 250 ms) say so, else every >= 3x its time; a figure is late by a probe or so
 elections meanwhile         none (term 2)
 leader RSS                  - (with every instance placed)
 ";

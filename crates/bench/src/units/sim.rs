@@ -92,7 +92,10 @@ pub async fn measure(bin: PathBuf, plan: Plan, rep: Shared) -> Result<()> {
     let outcome = async {
         api.put(TEMPLATE, Some(&template_text()), None).await?;
         let n = plan.sim_units;
-        eprintln!("sim: PUT {n} instances, {} in flight", plan.in_flight);
+        eprintln!(
+            "sim: POST {n} instances in batches, {} in flight",
+            plan.in_flight
+        );
         let names = instances(n);
         let mut s = Settle::default();
         watch.start();

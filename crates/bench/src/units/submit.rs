@@ -1,5 +1,6 @@
-//! Sends one request per instance (a PUT with desired `launched`, or a
-//! DELETE), a fixed number in flight, and counts what came back. Owns no
+//! Sends the instances' requests (batches of [`BATCH`] launches in one
+//! `POST /v1/units`, as `corral start` sends several units; or one DELETE
+//! each), a fixed number in flight, and counts what came back. Owns no
 //! policy beyond its bounds: it stops sending at its deadline and after
 //! [`MAX_ERRORS`] failures.
 
@@ -17,10 +18,14 @@ const MAX_ERRORS: u64 = 10;
 /// How often progress goes to stderr.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
+/// Instances launched per `POST /v1/units`.
+pub const BATCH: usize = 500;
+
 /// What is sent for each instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    /// `PUT /v1/units/{name}` `{"desired": "launched"}` (from its template).
+    /// `POST /v1/units` with [`BATCH`] instances, each `{"desired":
+    /// "launched"}` (from its template).
     Launch,
     /// `DELETE /v1/units/{name}`.
     Destroy,
@@ -50,14 +55,20 @@ pub async fn send_all(
         let (ok, errors, first_error) = (ok.clone(), errors.clone(), first_error.clone());
         workers.spawn(async move {
             while Instant::now() < deadline && errors.load(Ordering::Relaxed) < MAX_ERRORS {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(name) = names.get(i) else { return };
+                let step = if op == Op::Launch { BATCH } else { 1 };
+                let i = next.fetch_add(step, Ordering::Relaxed);
+                let Some(chunk) = names
+                    .get(i..(i + step).min(names.len()))
+                    .filter(|c| !c.is_empty())
+                else {
+                    return;
+                };
                 let sent = match op {
-                    Op::Launch => api.put(name, None, Some("launched")).await,
-                    Op::Destroy => api.destroy(name).await,
+                    Op::Launch => api.launch_many(chunk).await,
+                    Op::Destroy => api.destroy(&chunk[0]).await,
                 };
                 match sent {
-                    Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
+                    Ok(()) => ok.fetch_add(chunk.len() as u64, Ordering::Relaxed),
                     Err(e) => {
                         let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
                         first.get_or_insert_with(|| format!("{e:#}"));

@@ -10,7 +10,7 @@
 use std::io::Write;
 
 use corral_api::client::Method;
-use corral_api::unit_view::{UnitFileText, UnitList, UnitPut, UnitRow};
+use corral_api::unit_view::{UnitBatch, UnitBatchResult, UnitFileText, UnitList, UnitPut, UnitRow};
 use corral_api::{Client, ClientError};
 
 use crate::{CliError, CliResult};
@@ -74,6 +74,14 @@ pub async fn put(c: &Client, name: &str, body: &UnitPut) -> CliResult<UnitRow> {
     c.call(Method::PUT, &path, Some(body))
         .await
         .map_err(|e| explain(e, &path))
+}
+
+/// `POST /v1/units`: several changes in one request (each as [`put`]
+/// would make it, in order; nothing is written unless all are valid).
+pub async fn put_many(c: &Client, body: &UnitBatch) -> CliResult<UnitBatchResult> {
+    c.call(Method::POST, "/v1/units", Some(body))
+        .await
+        .map_err(|e| explain(e, "/v1/units"))
 }
 
 /// `DELETE /v1/units/{name}`; `false` when there was no such unit.

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use corral_api::unit_view::{UnitPut, UnitRow};
+use corral_api::unit_view::{UnitBatch, UnitBatchItem, UnitPut, UnitRow};
 use corral_api::Client;
 
 use super::resolve::{self, Target};
@@ -161,16 +161,59 @@ async fn ensure(c: &Client, t: &Target, desired: Option<&str>) -> CliResult<Unit
     api::put(c, name, &body).await
 }
 
+/// [`ensure`] for several targets in one request (`POST /v1/units`): the
+/// cluster validates them all before writing any, and commits them
+/// together, so starting a thousand instances is one round trip. A
+/// template the cluster lacks goes first, from its local file.
+async fn ensure_all(
+    c: &Client,
+    targets: &[Target],
+    desired: Option<&str>,
+) -> CliResult<Vec<UnitRow>> {
+    if targets.len() == 1 {
+        return Ok(vec![ensure(c, &targets[0], desired).await?]);
+    }
+    let item = |name: &str, text: Option<String>, desired: Option<&str>| UnitBatchItem {
+        name: name.to_string(),
+        text,
+        desired: desired.map(str::to_string),
+    };
+    let mut items = Vec::new();
+    let mut templates_checked = std::collections::BTreeSet::new();
+    for t in targets {
+        let name = &t.unit.name;
+        if let Some(path) = &t.file {
+            items.push(item(name, Some(read(path)?), desired));
+            continue;
+        }
+        if let (Some(template), Some(file)) = (&t.unit.template, &t.template_file) {
+            if templates_checked.insert(template.clone()) && api::get(c, template).await?.is_none()
+            {
+                items.push(item(template, Some(read(file)?), None));
+            }
+        }
+        items.push(item(name, None, desired));
+    }
+    api::put_many(c, &UnitBatch { units: items }).await?;
+    let mut rows: std::collections::BTreeMap<String, UnitRow> = api::list(c)
+        .await?
+        .into_iter()
+        .map(|r| (r.name.clone(), r))
+        .collect();
+    targets
+        .iter()
+        .map(|t| {
+            rows.remove(&t.unit.name)
+                .ok_or_else(|| failed(format!("{} was submitted but is not listed", t.unit.name)))
+        })
+        .collect()
+}
+
 /// `corral submit UNIT_FILE...`.
 pub fn submit(args: SubmitArgs) -> CliResult {
     let targets = targets(&args.units)?;
     let c = connect(&args.endpoint)?;
-    crate::block_on(async {
-        for t in &targets {
-            ensure(&c, t, None).await?;
-        }
-        Ok(())
-    })
+    crate::block_on(async { ensure_all(&c, &targets, None).await.map(drop) })
 }
 
 /// `corral load|start|stop UNIT...`.
@@ -196,13 +239,7 @@ pub fn block(change: Change, args: BlockArgs) -> CliResult {
             )));
         }
         c = connect(&args.endpoint)?;
-        crate::block_on(async {
-            let mut rows = Vec::new();
-            for t in &targets {
-                rows.push(ensure(&c, t, Some(change.desired())).await?);
-            }
-            Ok::<_, CliError>(rows)
-        })?
+        crate::block_on(ensure_all(&c, &targets, Some(change.desired())))?
     };
     let mut wait = Vec::new();
     for r in &rows {

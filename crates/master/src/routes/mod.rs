@@ -65,7 +65,7 @@ pub fn router(ctx: Arc<MasterCtx>) -> Router {
             get(kv::get).put(kv::put).delete(kv::delete),
         )
         .route("/v1/watch", get(kv::watch))
-        .route("/v1/units", get(units::list))
+        .route("/v1/units", get(units::list).post(units::put_many))
         .route(
             "/v1/units/{name}",
             get(units::get).put(units::put).delete(units::delete),
