@@ -101,6 +101,8 @@ pub struct Plan {
     pub sample_within: Duration,
     /// The whole run stops after this, printing what it has.
     pub cap: Duration,
+    /// `BENCH_ONLY=scale|launch|listing`: only that measurement runs.
+    pub only: Option<String>,
 }
 
 impl Plan {
@@ -124,6 +126,7 @@ impl Plan {
             list_settle_within: Duration::from_secs(300),
             sample_within: Duration::from_secs(30),
             cap: Duration::from_secs(600),
+            only: None,
         }
     }
 
@@ -144,10 +147,24 @@ impl Plan {
 
     /// `quick()` when `BENCH_QUICK=1`, else `full()`.
     pub fn from_env() -> Plan {
-        match std::env::var("BENCH_QUICK").as_deref() {
+        let plan = match std::env::var("BENCH_QUICK").as_deref() {
             Ok("1") => Plan::quick(),
             _ => Plan::full(),
+        };
+        Plan {
+            only: std::env::var("BENCH_ONLY")
+                .ok()
+                .filter(|o| !o.is_empty())
+                .map(|o| o.to_lowercase()),
+            ..plan
         }
+    }
+
+    /// Whether measurement `m` runs in this plan.
+    fn runs(&self, m: Measurement) -> bool {
+        self.only
+            .as_deref()
+            .is_none_or(|o| format!("{m:?}").to_lowercase() == o)
     }
 }
 
@@ -243,17 +260,19 @@ impl AppsReport {
     /// True when a measurement stopped early or came up short.
     pub fn failed(&self) -> bool {
         let (s, l, g) = (&self.scale, &self.launch, &self.listing);
-        s.note.is_some()
+        let scale = s.note.is_some()
             || s.steps.len() < 3
             || s.steps
                 .iter()
-                .any(|x| x.deployed.is_none() || x.reached.is_none())
-            || l.note.is_some()
-            || l.running.len() < self.plan.samples
-            || g.note.is_some()
+                .any(|x| x.deployed.is_none() || x.reached.is_none());
+        let launch = l.note.is_some() || l.running.len() < self.plan.samples;
+        let listing = g.note.is_some()
             || g.short.is_some()
             || g.leader.len() < self.plan.gets
-            || g.follower.len() < self.plan.gets
+            || g.follower.len() < self.plan.gets;
+        (scale && self.plan.runs(Measurement::Scale))
+            || (launch && self.plan.runs(Measurement::Launch))
+            || (listing && self.plan.runs(Measurement::Listing))
     }
 }
 
@@ -282,11 +301,18 @@ enum Measurement {
 /// timeout) leaves the others' figures, and its error or panic becomes
 /// its note.
 pub async fn run(bin: PathBuf, plan: Plan, rep: Shared) {
+    // `BENCH_ONLY=scale|launch|listing` runs one measurement.
+    let only = std::env::var("BENCH_ONLY")
+        .unwrap_or_default()
+        .to_lowercase();
     for m in [
         Measurement::Scale,
         Measurement::Launch,
         Measurement::Listing,
     ] {
+        if !only.is_empty() && format!("{m:?}").to_lowercase() != only {
+            continue;
+        }
         eprintln!("\n--- {m:?}");
         let (b, p, r) = (bin.clone(), plan.clone(), rep.clone());
         let handle = match m {

@@ -93,7 +93,14 @@ pub async fn list(State(ctx): State<Arc<AppsCtx>>, Query(params): Query<Params>)
             .map(|a| views::app(s, &book, a, &embed))
             .collect::<Vec<_>>()
     });
-    Json(serde_json::json!({ "apps": apps })).into_response()
+    // Serialised straight from the views: going through a
+    // `serde_json::Value` first cost as much again (every key inserted
+    // into and dropped from a map) at 1,000 apps × 10 tasks.
+    #[derive(serde::Serialize)]
+    struct AppList {
+        apps: Vec<corral_api::marathon::app_view::AppView>,
+    }
+    Json(AppList { apps }).into_response()
 }
 
 pub async fn create(State(ctx): State<Arc<AppsCtx>>, body: Bytes) -> Response {
