@@ -326,6 +326,21 @@ async fn events_and_groups_through_a_follower_issue_4() {
     let (_, _, solo) = call(&c, reqwest::Method::GET, &g("/solo"), None).await;
     assert_eq!(solo["apps"][0]["id"], "/solo/one", "{solo}");
     assert_eq!(solo["apps"][0]["cmd"], "sleep 2", "{solo}");
+    let (status, _, versions) = call(&c, reqwest::Method::GET, &g("/solo/versions"), None).await;
+    assert_eq!(status, 200, "{versions}");
+    let versions = versions.as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        versions.len(),
+        2,
+        "two app versions make two group versions: {versions:?}"
+    );
+    assert_eq!(
+        versions[0], solo["version"],
+        "newest first, the group's own version"
+    );
+    assert!(versions[0].as_str() > versions[1].as_str(), "{versions:?}");
+    let (status, _, _) = call(&c, reqwest::Method::GET, &g("/nothing/versions"), None).await;
+    assert_eq!(status, 404);
     let (status, _, body) = call(
         &c,
         reqwest::Method::PUT,

@@ -30,8 +30,12 @@
 //! a change refuses (409) before writing anything when a deployment holds
 //! one of its apps.
 //!
-//! Not served: group versions and rollback (`/versions`, `{"version"}`),
-//! group-level `dependencies`, pods.
+//! - `GET /v2/groups/{id}/versions`: the group's versions, newest first:
+//!   every version of every app under it (a group changes when one of its
+//!   apps does).
+//!
+//! Not served: a group as of an old version and rollback
+//! (`/versions/{v}`, `{"version"}`), group-level `dependencies`, pods.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -503,7 +507,31 @@ fn parse_body(body: &Bytes) -> Result<GroupRequest, MarathonError> {
 }
 
 /// GET /v2/groups/{id} (and /v2/groups for the root).
+/// `GET /v2/groups/{id}/versions`: every version of every app under the
+/// group, newest first, as ISO times.
+fn versions(ctx: &AppsCtx, raw: &str) -> Result<Response, Failure> {
+    let id = group_id(raw)?;
+    let all: BTreeSet<u64> = ctx.master.store.read(|s| {
+        s.apps
+            .values()
+            .filter(|a| under(&id, &a.spec.id))
+            .flat_map(|a| a.versions.iter().map(|(ms, _)| *ms).chain([a.version_ms]))
+            .collect()
+    });
+    if all.is_empty() && id != "/" {
+        return Err(Failure::NoGroup(id));
+    }
+    let newest_first: Vec<String> = all.into_iter().rev().map(iso8601).collect();
+    Ok(Json(newest_first).into_response())
+}
+
 fn show(ctx: &AppsCtx, raw: &str, params: &Params) -> Result<Response, Failure> {
+    if let Some(group) = raw.trim_end_matches('/').strip_suffix("/versions") {
+        return versions(ctx, group);
+    }
+    if raw.trim_matches('/') == "versions" {
+        return versions(ctx, "/");
+    }
     let id = group_id(raw)?;
     let embed = Embed::parse(values(params, "embed"));
     let group = ctx.master.store.read(|s| {
