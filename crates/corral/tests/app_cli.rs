@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use corral_testkit::cli::{err, must_exit, must_succeed, out};
 use corral_testkit::{phase, wait_for, Cluster, ClusterSpec};
 use serde_json::{json, Value};
 
@@ -41,43 +42,6 @@ fn corral_with(dir: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&s
             .unwrap();
     }
     child.wait_with_output().expect("wait for corral")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn must_succeed(o: Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what} failed ({:?}):\n{}{}",
-        o.status.code(),
-        out(&o),
-        err(&o)
-    );
-    out(&o)
-}
-
-fn must_exit(o: &Output, code: i32, what: &str) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "{what}: stdout {}\nstderr {}",
-        out(o),
-        err(o)
-    );
-    assert!(
-        err(o)
-            .lines()
-            .last()
-            .is_some_and(|l| l.starts_with("corral: ")),
-        "{what}: the error ends with one `corral: ` line: {}",
-        err(o)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use corral_testkit::cli::{err, must_exit, must_succeed, out};
 use corral_testkit::{phase, wait_for, Cluster, ClusterSpec};
 use serde_json::Value;
 
@@ -45,43 +46,6 @@ fn corral_in(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .output()
         .expect("run corral")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn must_succeed(o: Output, what: &str) -> String {
-    assert!(
-        o.status.success(),
-        "{what} failed ({:?}):\n{}{}",
-        o.status.code(),
-        out(&o),
-        err(&o)
-    );
-    out(&o)
-}
-
-fn must_exit(o: &Output, code: i32, what: &str) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "{what}: stdout {}\nstderr {}",
-        out(o),
-        err(o)
-    );
-    assert!(
-        err(o)
-            .lines()
-            .last()
-            .is_some_and(|l| l.starts_with("corral: ")),
-        "{what}: the error ends with one `corral: ` line: {}",
-        err(o)
-    );
 }
 
 /// `list-units --no-legend` as rows of words.

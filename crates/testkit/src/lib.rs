@@ -7,6 +7,7 @@
 //! gets a fresh temp dir and a /24 of 127.x.y.0 no other cluster in this
 //! process uses, so tests run in parallel without port clashes.
 
+pub mod cli;
 pub mod scheduler;
 
 use std::path::{Path, PathBuf};
