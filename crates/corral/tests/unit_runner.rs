@@ -16,8 +16,8 @@ use corral_testkit::{phase, wait_for, Cluster, ClusterSpec};
 const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const T: Duration = Duration::from_secs(20);
 
-/// The cluster, and on drop every unit process it left behind: unit
-/// supervisors run in sessions of their own and outlive the node by design.
+/// The cluster (its drop also kills every unit process the node left
+/// behind: unit supervisors outlive the node by design).
 struct Rig {
     c: Cluster,
 }
@@ -25,46 +25,6 @@ struct Rig {
 impl Rig {
     fn units_dir(&self) -> PathBuf {
         self.c.machines[0].data_dir.join("agent").join("units")
-    }
-}
-
-fn read_pid(path: &Path) -> Option<i32> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-        .filter(|p| *p > 1)
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        // The node first, so nothing starts a supervisor again.
-        for i in 0..self.c.machines.len() {
-            self.c.kill(i);
-        }
-        let Ok(entries) = std::fs::read_dir(self.units_dir()) else {
-            return;
-        };
-        let dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        for d in &dirs {
-            if let Some(pid) = read_pid(&d.join("supervisor.pid")) {
-                // SAFETY: kill(2) on a supervisor this test's agent started.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-        for d in &dirs {
-            let status: serde_json::Value = std::fs::read(d.join("status.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_default();
-            for key in ["main_pid", "control_pid"] {
-                if let Some(pid) = status[key].as_i64().filter(|p| *p > 1) {
-                    // SAFETY: kill(2) on the process group of a unit command.
-                    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
-                }
-            }
-        }
     }
 }
 

@@ -37,9 +37,8 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/units")
 }
 
-/// A cluster, and on drop every unit process its machines left behind:
-/// unit supervisors run in sessions of their own and outlive the nodes by
-/// design (the nodes go first, so nothing starts a supervisor again).
+/// A cluster (its drop also kills every unit process the machines left
+/// behind), and on drop the example web units' page directories.
 struct Rig {
     c: Cluster,
 }
@@ -52,59 +51,18 @@ impl Rig {
     }
 }
 
-fn read_pid(path: &Path) -> Option<i32> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-        .filter(|p| *p > 1)
-}
-
 impl Rig {
     /// A power cut on machine `i`: its node and every unit process it ran
     /// are SIGKILLed, so no ExecStop* runs.
     fn cut_power(&mut self, i: usize) {
         self.c.kill(i);
-        kill_units(&self.c.machines[i].data_dir);
-    }
-}
-
-/// SIGKILLs the supervisors recorded under `data_dir/agent/units/*/`
-/// first (so none restarts its unit), then their units' process groups.
-fn kill_units(data_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir.join("agent").join("units")) else {
-        return;
-    };
-    let dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    for d in &dirs {
-        if let Some(pid) = read_pid(&d.join("supervisor.pid")) {
-            // SAFETY: kill(2) on a supervisor this cluster's agent started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    }
-    for d in &dirs {
-        let status: serde_json::Value = std::fs::read(d.join("status.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        for key in ["main_pid", "control_pid"] {
-            if let Some(pid) = status[key].as_i64().filter(|p| *p > 1) {
-                // SAFETY: kill(2) on the process group of a unit command.
-                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
-            }
-        }
+        corral_testkit::kill_units(&self.c.machines[i].data_dir);
     }
 }
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        for i in 0..self.c.machines.len() {
-            self.c.kill(i);
-        }
-        for m in &self.c.machines {
-            kill_units(&m.data_dir);
-        }
+        // Cluster's own drop kills the nodes and every unit process.
         // web@N's page directories (ExecStopPost removes them on a clean stop).
         for m in &self.c.machines {
             let Ok(id) = std::fs::read_to_string(m.data_dir.join("agent").join("machine-id"))

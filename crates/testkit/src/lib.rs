@@ -526,22 +526,27 @@ fn kill_tasks(data_dir: &Path) {
     }
 }
 
-/// Kills every unit supervisor of a machine and the process groups of its
-/// units' main and control processes (recorded in `agent/units/*/`).
-fn kill_units(data_dir: &Path) {
+/// SIGKILLs every unit process a machine's agent recorded under
+/// `data_dir/agent/units/*/`: the supervisors first (so none restarts its
+/// unit), then the process groups of the units' main and control
+/// processes. Cluster's drop does this for every machine; a test may do it
+/// for one machine to simulate a power cut.
+pub fn kill_units(data_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(data_dir.join("agent").join("units")) else {
         return;
     };
-    for e in entries.flatten() {
-        let dir = e.path();
-        let supervisor = std::fs::read_to_string(dir.join("supervisor.pid"))
+    let dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    for d in &dirs {
+        let supervisor = std::fs::read_to_string(d.join("supervisor.pid"))
             .ok()
             .and_then(|s| s.trim().parse::<i32>().ok());
         if let Some(pid) = supervisor.filter(|p| *p > 1) {
             // SAFETY: kill(2) on a pid this cluster's agent recorded for a unit's supervisor.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        let status: serde_json::Value = std::fs::read(dir.join("status.json"))
+    }
+    for d in &dirs {
+        let status: serde_json::Value = std::fs::read(d.join("status.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
