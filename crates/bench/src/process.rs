@@ -52,6 +52,33 @@ pub fn rss_mib(pid: u32) -> Result<f64> {
         .with_context(|| format!("no VmRSS line for pid {pid}"))
 }
 
+/// CPU time (user + system, all threads) `pids` have used so far, in
+/// seconds; `None` when one of them cannot be read (it exited).
+pub fn cpu_secs_of(pids: &[u32]) -> Option<f64> {
+    pids.iter()
+        .map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_cpu_ticks(&stat)
+        })
+        .sum::<Option<u64>>()
+        .map(|ticks| ticks as f64 / CLOCK_TICKS_PER_SEC)
+}
+
+/// `USER_HZ`, the unit of `/proc/PID/stat` times: 100 on every Linux
+/// architecture the project runs on.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+/// utime + stime from a `/proc/PID/stat` line. The command name (field 2)
+/// may hold spaces and parentheses, so fields are counted after its last `)`.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    // After the name: state is field 3, utime 14, stime 15.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 fn parse_vm_rss_kib(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
@@ -71,6 +98,15 @@ mod tests {
         let status = "Name:\tetcd\nVmPeak:\t  900 kB\nVmRSS:\t   27648 kB\nThreads:\t12\n";
         assert_eq!(super::parse_vm_rss_kib(status), Some(27648));
         assert_eq!(super::parse_vm_rss_kib("Name:\tzombie\n"), None);
+    }
+
+    #[test]
+    fn cpu_ticks() {
+        // A name with a space and a parenthesis must not shift the fields.
+        let stat = "42 (tokio (rt) w) S 1 42 42 0 -1 4194304 100 0 0 0 250 31 0 0 20 0 8 0";
+        assert_eq!(super::parse_cpu_ticks(stat), Some(281));
+        assert_eq!(super::parse_cpu_ticks("42 (x) S 1"), None);
+        assert!(super::cpu_secs_of(&[std::process::id()]).is_some());
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub struct Level {
     /// Leader term before and after the level, when they could be read.
     pub term_before: Option<u64>,
     pub term_after: Option<u64>,
+    /// CPU time all members spent during the level (user + system), in
+    /// seconds, when it could be read: what a write costs the servers,
+    /// steadier than writes/s on a shared 2-core machine.
+    pub member_cpu_secs: Option<f64>,
 }
 
 impl Level {
@@ -26,11 +30,21 @@ impl Level {
         }
     }
 
+    /// Members' CPU milliseconds per 1,000 acknowledged writes, in words.
+    pub fn cpu_per_1k(&self) -> String {
+        match (&self.result, self.member_cpu_secs) {
+            (Ok(s), Some(cpu)) if s.ops > 0 => {
+                format!("{:.0}", cpu * 1000.0 * 1000.0 / s.ops as f64)
+            }
+            _ => "-".into(),
+        }
+    }
+
     /// One progress line.
     pub fn describe(&self) -> String {
         match &self.result {
             Ok(s) => format!(
-                "{} clients: {:.0} writes/s, p50 {:.2} ms, p99 {:.2} ms, {} ok, {} errors{}; elections: {}",
+                "{} clients: {:.0} writes/s, p50 {:.2} ms, p99 {:.2} ms, {} ok, {} errors{}; server CPU {} ms per 1,000 writes; elections: {}",
                 self.clients,
                 s.ops_per_sec,
                 s.p50_ms,
@@ -38,6 +52,7 @@ impl Level {
                 s.ops,
                 s.errors,
                 s.first_error.as_ref().map(|e| format!(" (first: {e})")).unwrap_or_default(),
+                self.cpu_per_1k(),
                 self.elections()
             ),
             Err(e) => format!("{} clients: FAILED: {e}", self.clients),
@@ -115,8 +130,8 @@ pub fn render(reports: &[SystemReport]) -> String {
     line(
         &mut out,
         format!(
-            "{:<w$}  {:>7}  {:>9}  {:>8}  {:>8}  {:>6}  elections during load",
-            "system", "clients", "writes/s", "p50 ms", "p99 ms", "errors"
+            "{:<w$}  {:>7}  {:>9}  {:>8}  {:>8}  {:>6}  {:>12}  elections during load",
+            "system", "clients", "writes/s", "p50 ms", "p99 ms", "errors", "CPU ms/1k wr"
         ),
     );
     for r in reports {
@@ -125,13 +140,14 @@ pub fn render(reports: &[SystemReport]) -> String {
                 Ok(s) => line(
                     &mut out,
                     format!(
-                        "{:<w$}  {:>7}  {:>9.0}  {:>8.2}  {:>8.2}  {:>6}  {}",
+                        "{:<w$}  {:>7}  {:>9.0}  {:>8.2}  {:>8.2}  {:>6}  {:>12}  {}",
                         r.label,
                         l.clients,
                         s.ops_per_sec,
                         s.p50_ms,
                         s.p99_ms,
                         s.errors,
+                        l.cpu_per_1k(),
                         l.elections()
                     ),
                 ),
@@ -360,12 +376,14 @@ mod tests {
                     result: Ok(stats(1000.0, 0.9, 2.5)),
                     term_before: Some(3),
                     term_after: Some(3),
+                    member_cpu_secs: Some(0.35),
                 },
                 Level {
                     clients: 64,
                     result: Err("leader gone".into()),
                     term_before: Some(3),
                     term_after: Some(4),
+                    member_cpu_secs: None,
                 },
             ],
             failovers: vec![ms(200), ms(300), ms(250)],
@@ -379,8 +397,8 @@ mod tests {
         };
         let want = "\
 == writes: 100-byte values to new keys, closed loop, through the leader, fsync on ==
-system           clients   writes/s    p50 ms    p99 ms  errors  elections during load
-corral 0.1.0           1       1000      0.90      2.50       0  none (term 3)
+system           clients   writes/s    p50 ms    p99 ms  errors  CPU ms/1k wr  elections during load
+corral 0.1.0           1       1000      0.90      2.50       0         35000  none (term 3)
 corral 0.1.0          64  FAILED: leader gone
 
 == leader failover: SIGKILL the leader -> first write acknowledged through a survivor ==
@@ -405,6 +423,7 @@ zookeeper 3.8.0: SKIPPED: java not on PATH
             result: Err(String::new()),
             term_before: a,
             term_after: b,
+            member_cpu_secs: None,
         };
         assert_eq!(l(Some(2), Some(2)).elections(), "none (term 2)");
         assert_eq!(l(Some(2), Some(5)).elections(), "YES (term 2 -> 5)");

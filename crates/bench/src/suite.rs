@@ -127,16 +127,20 @@ pub async fn measure<S: System>(sys: &mut S, plan: &Plan, report: &Arc<Mutex<Sys
     }
     for &clients in &plan.levels {
         let term_before = sys.term().await.ok();
+        let pids = sys.member_pids();
+        let cpu_before = crate::process::cpu_secs_of(&pids);
         let result = sys
             .writes(clients, plan.level_time, &format!("l{clients}"))
             .await
             .map_err(|e| format!("{e:#}"));
+        let cpu_after = crate::process::cpu_secs_of(&pids);
         let term_after = sys.term().await.ok();
         let level = Level {
             clients,
             result,
             term_before,
             term_after,
+            member_cpu_secs: cpu_after.zip(cpu_before).map(|(a, b)| a - b),
         };
         println!("{label}: {}", level.describe());
         rec(&|r| r.levels.push(level.clone()));

@@ -7,7 +7,9 @@
 //! - Every disk write (append, vote, committed, truncate, purge) goes through
 //!   the writer thread, in call order. The thread drains everything queued,
 //!   writes it in ONE redb transaction and commits it (one fsync for the
-//!   batch: group commit), then reports each operation done, in order.
+//!   batch: group commit), then reports each operation done, in order. The
+//!   one exception: committed log ids are written at most every
+//!   [`COMMITTED_LINGER`] (see [`run_writer`]).
 //! - `append` never waits for the disk: it updates memory, queues the write and
 //!   returns; openraft learns of durability through the `LogFlushed` callback.
 //! - Reads never touch the disk: the unpurged tail lives in a `BTreeMap`
@@ -25,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{AnyError, LogState, OptionalSend, RaftLogReader, StorageIOError};
@@ -340,9 +343,43 @@ fn load(db: &Database, path: &Path) -> Result<Mem, StoreError> {
     Ok(mem)
 }
 
+/// How long a new committed log id may wait before it is written.
+const COMMITTED_LINGER: Duration = Duration::from_millis(100);
+
 /// The writer thread: batches queued operations into one transaction each.
+///
+/// Committed log ids are the exception: they are written at most every
+/// [`COMMITTED_LINGER`], riding along with an append when one comes
+/// (under load, within a millisecond) or alone when none does. openraft
+/// reports a new committed id after every append, so writing each at
+/// once doubled the transactions (and fsyncs) and touched a second table
+/// in the rest. A committed id is only a hint for restart (apply this
+/// much before the leader says so), so writing it late is safe; writing
+/// it early is not, and queue order keeps it in the same or a later
+/// transaction than the entries it covers.
 fn run_writer(db: Database, path: &Path, rx: mpsc::Receiver<Op>) {
-    while let Ok(first) = rx.recv() {
+    // The newest committed id not yet written, and since when one has been
+    // waiting.
+    let mut pending: Option<(Option<LogId>, Instant)> = None;
+    loop {
+        let first = match pending {
+            Some((committed, since)) => {
+                let wait = COMMITTED_LINGER.saturating_sub(since.elapsed());
+                match rx.recv_timeout(wait) {
+                    Ok(op) => op,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        pending = None;
+                        write_and_report(&db, path, vec![Op::SaveCommitted { committed }]);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            None => match rx.recv() {
+                Ok(op) => op,
+                Err(_) => return,
+            },
+        };
         let mut batch = vec![first];
         while !matches!(batch.last(), Some(Op::Stop { .. })) {
             match rx.try_recv() {
@@ -357,22 +394,28 @@ fn run_writer(db: Database, path: &Path, rx: mpsc::Receiver<Op>) {
             },
             _ => None,
         };
+        // Take the committed ids out; the newest waits unless it is due.
+        let mut newest = None;
+        batch.retain(|op| match op {
+            Op::SaveCommitted { committed } => {
+                newest = Some(*committed);
+                false
+            }
+            _ => true,
+        });
+        if let Some(committed) = newest {
+            let since = pending.map_or_else(Instant::now, |(_, since)| since);
+            pending = Some((committed, since));
+        }
+        if let Some((committed, since)) = pending {
+            if stop.is_some() || since.elapsed() >= COMMITTED_LINGER {
+                // Covers only entries queued before it: goes last.
+                batch.push(Op::SaveCommitted { committed });
+                pending = None;
+            }
+        }
         if !batch.is_empty() {
-            let result =
-                write_batch(&db, &batch).map_err(|e| format!("raft log {}: {e}", path.display()));
-            if let Err(e) = &result {
-                tracing::error!("{e}");
-            }
-            for op in batch {
-                let r = result.clone().map_err(io::Error::other);
-                match op {
-                    Op::Append { done, .. }
-                    | Op::SaveVote { done, .. }
-                    | Op::Truncate { done, .. }
-                    | Op::Purge { done, .. } => done.complete(r),
-                    Op::SaveCommitted { .. } | Op::Stop { .. } => {}
-                }
-            }
+            write_and_report(&db, path, batch);
         }
         if let Some(done) = stop {
             drop(db);
@@ -380,6 +423,25 @@ fn run_writer(db: Database, path: &Path, rx: mpsc::Receiver<Op>) {
                 let _ = done.send(());
             }
             return;
+        }
+    }
+}
+
+/// Writes `batch` in one transaction, then reports every operation done
+/// (or the error), in order.
+fn write_and_report(db: &Database, path: &Path, batch: Vec<Op>) {
+    let result = write_batch(db, &batch).map_err(|e| format!("raft log {}: {e}", path.display()));
+    if let Err(e) = &result {
+        tracing::error!("{e}");
+    }
+    for op in batch {
+        let r = result.clone().map_err(io::Error::other);
+        match op {
+            Op::Append { done, .. }
+            | Op::SaveVote { done, .. }
+            | Op::Truncate { done, .. }
+            | Op::Purge { done, .. } => done.complete(r),
+            Op::SaveCommitted { .. } | Op::Stop { .. } => {}
         }
     }
 }

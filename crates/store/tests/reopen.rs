@@ -86,6 +86,27 @@ async fn log_vote_and_committed_survive_reopen() {
     assert_eq!(last, Some(log_id(2, 1, 8)));
 }
 
+/// A committed id queued last (nothing after it to ride along with) is
+/// still written when the store closes.
+#[tokio::test]
+async fn a_lone_committed_id_is_written_on_close() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut log = must_open_log(dir.path());
+        log.append_and_wait((1..=3).map(|i| set(1, i, &format!("/k/{i}"))).collect())
+            .await
+            .expect("append");
+        log.save_committed(Some(log_id(1, 1, 3)))
+            .await
+            .expect("save committed");
+    }
+    let mut log = must_open_log(dir.path());
+    assert_eq!(
+        log.read_committed().await.expect("committed"),
+        Some(log_id(1, 1, 3))
+    );
+}
+
 #[tokio::test]
 async fn snapshot_survives_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
