@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use corral_api::native::{
     ports_to_string, AgentCommand, AgentCommandAck, AgentCommandEnvelope, AgentStateView,
-    AgentTaskView, ApiError, ResourcesView,
+    AgentTaskView, ApiError, ResourcesView, TaskLaunch, TaskRefusal,
 };
 
 use crate::driver::{DriverError, Exit, Limits, TaskSpec, TaskState};
@@ -93,63 +93,111 @@ async fn command(State(s): State<Arc<AgentShared>>, body: Bytes) -> Response {
             Some("epoch"),
         );
     }
+    let mut refused = Vec::new();
     match env.command {
         AgentCommand::Ping => {}
         AgentCommand::Reregister => s.reregister.notify_one(),
-        AgentCommand::LaunchTask { task } => {
-            if !(task.cpus >= 0.0 && task.cpus.is_finite()) {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    format!("cpus {} is not 0 (no limit) or more", task.cpus),
-                    Some("task.cpus"),
-                );
+        AgentCommand::LaunchTasks { tasks } => {
+            for task in tasks {
+                let id = task.id.clone();
+                match launch(&s, task) {
+                    Ok(()) => tracing::info!(task = %id, leader = env.leader_id, "task launched"),
+                    Err(r) => refused.push(r.of(id)),
+                }
             }
-            let limits = Limits {
-                cpus: task.cpus,
-                mem_mb: task.mem_mb,
-            };
-            let spec = TaskSpec {
-                id: task.id,
-                command: task.command,
-                env: task.env,
-                fetch: task.fetch,
-                user: task.user,
-            };
-            let enforce_under = s.resource_mode.cgroup_parent();
-            if let Err(e) = s.driver.launch_limited(&spec, limits, enforce_under) {
-                return driver_error(e);
-            }
-            tracing::info!(task = %spec.id, leader = env.leader_id, "task launched");
             s.activity.notify_one();
         }
-        AgentCommand::KillTask { id, grace_ms } => {
-            if let Err(e) = s.driver.state(&id) {
-                return driver_error(e);
-            }
-            // So the reporter calls the signal death TASK_KILLED, not FAILED.
-            if let Ok(dir) = s.driver.sandbox(&id) {
-                let _ = crate::driver::files::touch(&dir.join(crate::reporter::KILL_REQUESTED));
-            }
-            let shared = s.clone();
-            // Kill runs on: the answer says the kill started, not that it ended.
-            tokio::spawn(async move {
-                match shared
-                    .driver
-                    .kill(&id, Duration::from_millis(grace_ms))
-                    .await
-                {
-                    Ok(exit) => tracing::info!(task = %id, ?exit, "task killed"),
-                    Err(e) => tracing::warn!(task = %id, error = %e, "kill failed"),
+        AgentCommand::KillTasks { ids, grace_ms } => {
+            for id in ids {
+                if let Err(e) = s.driver.state(&id) {
+                    refused.push(Refusal::from(e).of(id));
+                    continue;
                 }
-                shared.activity.notify_one();
-            });
+                // So the reporter calls the signal death TASK_KILLED, not FAILED.
+                if let Ok(dir) = s.driver.sandbox(&id) {
+                    let _ = crate::driver::files::touch(&dir.join(crate::reporter::KILL_REQUESTED));
+                }
+                let shared = s.clone();
+                // Kill runs on: the answer says the kill started, not that it ended.
+                tokio::spawn(async move {
+                    match shared
+                        .driver
+                        .kill(&id, Duration::from_millis(grace_ms))
+                        .await
+                    {
+                        Ok(exit) => tracing::info!(task = %id, ?exit, "task killed"),
+                        Err(e) => tracing::warn!(task = %id, error = %e, "kill failed"),
+                    }
+                    shared.activity.notify_one();
+                });
+            }
         }
     }
     Json(AgentCommandAck {
         epoch: s.fence().epoch(),
+        refused,
     })
     .into_response()
+}
+
+/// Why one task of a launch or kill is refused.
+struct Refusal {
+    code: &'static str,
+    message: String,
+    field: Option<&'static str>,
+}
+
+impl Refusal {
+    fn of(self, id: String) -> TaskRefusal {
+        TaskRefusal {
+            id,
+            code: self.code.into(),
+            message: self.message,
+            field: self.field.map(str::to_string),
+        }
+    }
+}
+
+impl From<DriverError> for Refusal {
+    fn from(e: DriverError) -> Refusal {
+        let (code, field) = match &e {
+            DriverError::BadId(_) => ("bad_task_id", Some("task.id")),
+            DriverError::Duplicate(_) => ("duplicate_task", Some("task.id")),
+            DriverError::Unknown(_) => ("unknown_task", Some("id")),
+            DriverError::Io(_) => ("driver", None),
+        };
+        Refusal {
+            code,
+            message: e.to_string(),
+            field,
+        }
+    }
+}
+
+/// Starts one task of a launch.
+fn launch(s: &AgentShared, task: TaskLaunch) -> Result<(), Refusal> {
+    if !(task.cpus >= 0.0 && task.cpus.is_finite()) {
+        return Err(Refusal {
+            code: "bad_request",
+            message: format!("cpus {} is not 0 (no limit) or more", task.cpus),
+            field: Some("task.cpus"),
+        });
+    }
+    let limits = Limits {
+        cpus: task.cpus,
+        mem_mb: task.mem_mb,
+    };
+    let spec = TaskSpec {
+        id: task.id,
+        command: task.command,
+        env: task.env,
+        fetch: task.fetch,
+        user: task.user,
+    };
+    let enforce_under = s.resource_mode.cgroup_parent();
+    s.driver
+        .launch_limited(&spec, limits, enforce_under)
+        .map_err(Refusal::from)
 }
 
 fn driver_error(e: DriverError) -> Response {

@@ -2,14 +2,14 @@
 //! driver sees is sent until the leader has recorded it, and what was
 //! recorded is kept in the sandbox (`reported`), so a restarted agent sends
 //! only what the leader has not got. What to report is decided by
-//! [`report_for`], a pure function; [`send`] is the one call that delivers
-//! a report (the simulated agents of [`crate::sim`] use it too).
+//! [`report_for`], a pure function; [`send_batch`] delivers a tick's
+//! reports in one call (the simulated agents of [`crate::sim`] use it too).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use corral_api::client::Method;
-use corral_api::native::{TaskStatusAck, TaskStatusReport};
+use corral_api::native::{TaskStatusBatch, TaskStatusBatchAck, TaskStatusReport, MAX_STATUS_BATCH};
 use corral_api::{Client, ClientError};
 
 use crate::driver::{files, Exit, TaskState};
@@ -68,12 +68,17 @@ pub fn report_for(
     }
 }
 
-/// Sends one report to the leader (`POST /v1/agents/status`): `Ok(true)`
-/// once it is recorded (now or before), `Ok(false)` when the leader refuses
-/// it (a task it never assigned to this machine).
-pub async fn send(client: &Client, report: &TaskStatusReport) -> Result<bool, ClientError> {
+/// Sends reports in one call (`POST /v1/agents/statuses`, at most
+/// [`MAX_STATUS_BATCH`]): one answer per report, `true` once it is
+/// recorded (now or before), `false` when the leader refuses it (a task it
+/// never assigned to this machine).
+pub async fn send_batch(
+    client: &Client,
+    reports: Vec<TaskStatusReport>,
+) -> Result<Vec<bool>, ClientError> {
+    let batch = TaskStatusBatch { reports };
     client
-        .call::<_, TaskStatusAck>(Method::POST, "/v1/agents/status", Some(report))
+        .call::<_, TaskStatusBatchAck>(Method::POST, "/v1/agents/statuses", Some(&batch))
         .await
         .map(|ack| ack.recorded)
 }
@@ -103,6 +108,8 @@ pub async fn run(shared: Arc<AgentShared>) {
         let Ok(tasks) = shared.driver.recover() else {
             continue;
         };
+        // This tick's reports, with the sandbox and state name of each.
+        let mut pending = Vec::new();
         for (id, state) in tasks {
             let Ok(dir) = shared.driver.sandbox(&id) else {
                 continue;
@@ -120,26 +127,45 @@ pub async fn run(shared: Arc<AgentShared>) {
             if (reported.trim() == name && !announce) || refused.contains(&(id.clone(), name)) {
                 continue;
             }
-            let report = TaskStatusReport {
-                agent_id: shared.registration.id.0.clone(),
-                task_id: id.clone(),
-                state: name.to_string(),
-                reason,
-                message,
+            pending.push((
+                TaskStatusReport {
+                    agent_id: shared.registration.id.0.clone(),
+                    task_id: id.clone(),
+                    state: name.to_string(),
+                    reason,
+                    message,
+                },
+                dir,
+                name,
+            ));
+        }
+        for chunk in pending.chunks(MAX_STATUS_BATCH) {
+            let reports = chunk.iter().map(|(r, _, _)| r.clone()).collect();
+            let answers = match send_batch(&client, reports).await {
+                Ok(a) if a.len() == chunk.len() => a,
+                Ok(a) => {
+                    tracing::warn!(
+                        sent = chunk.len(),
+                        answered = a.len(),
+                        "the leader answered a different number of reports; retrying"
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    tracing::debug!(reports = chunk.len(), error = %e, "statuses not delivered; retrying");
+                    continue;
+                }
             };
-            match send(&client, &report).await {
-                Ok(true) => {
+            for ((report, dir, name), recorded) in chunk.iter().zip(answers) {
+                let id = &report.task_id;
+                if recorded {
                     let _ = files::write_atomic(&dir.join(REPORTED), name.as_bytes());
                     announced.insert(id.clone());
-                }
-                Ok(false) => {
+                } else if refused.insert((id.clone(), name)) {
                     // The leader refused it (a task it never assigned): say
                     // so once per process, not every tick.
-                    if refused.insert((id.clone(), name)) {
-                        tracing::warn!(task = %id, state = name, "the leader does not know this task");
-                    }
+                    tracing::warn!(task = %id, state = name, "the leader does not know this task");
                 }
-                Err(e) => tracing::debug!(task = %id, error = %e, "status not delivered; retrying"),
             }
         }
     }

@@ -7,7 +7,7 @@
 //! its own loopback address with a listener serving `POST /v1/agent/command`
 //! (fenced by epoch, as the real agent's) and `/health`, registration and
 //! heartbeats through the real link loop ([`link::keep_linked`]), task
-//! states through the real reporter call ([`reporter::send`]). It only runs
+//! states through the real reporter call ([`reporter::send_batch`]). It only runs
 //! nothing: a launched task is reported TASK_RUNNING at once and a killed
 //! one TASK_KILLED; a `PUT /v1/agent/units` is answered with every launched
 //! unit active/running ([`unit_states`]), and when that changes what the
@@ -19,8 +19,8 @@
 //! - No thread per agent: each agent is a listener and four tasks (API,
 //!   link, task reports, unit reports) on the shared tokio runtime, and
 //!   shares the HTTP clients' connection pools with the others.
-//! - Like the real reporter, an agent sends its task reports one at a
-//!   time, in order, each until the leader has it. Unit reports are whole
+//! - Like the real reporter, an agent sends its task reports in order,
+//!   what queued up in one call, until the leader has them. Unit reports are whole
 //!   sets: only the latest one is sent (a newer set replaces one not yet
 //!   delivered), until the leader has it.
 //! - Every address is inside 127.0.0.0/8, checked before anything binds.
@@ -43,7 +43,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use corral_api::client::Method;
 use corral_api::native::{
-    AgentCommand, AgentCommandAck, AgentCommandEnvelope, ApiError, TaskStatusReport,
+    AgentCommand, AgentCommandAck, AgentCommandEnvelope, ApiError, TaskRefusal, TaskStatusReport,
+    MAX_STATUS_BATCH,
 };
 use corral_api::unit_view::UnitsReport;
 use corral_api::units::{UnitStatus, UnitTarget, UnitsDesired};
@@ -154,12 +155,16 @@ pub enum Phase {
 /// What a simulated agent does with one leader command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Acknowledge only (a ping; a kill of a task already killed).
+    /// Acknowledge only (a ping).
     Ack,
     /// Acknowledge and register again at once (the leader asked).
     Reregister,
-    /// Acknowledge and report the task's new state to the leader.
-    Report { task: String, state: &'static str },
+    /// Acknowledge, naming the tasks refused, and report the others' new
+    /// states to the leader.
+    Tasks {
+        reports: Vec<(String, &'static str)>,
+        refused: Vec<TaskRefusal>,
+    },
     /// Refuse with this HTTP status and error, as the real agent would.
     Refuse { status: u16, error: ApiError },
 }
@@ -176,8 +181,9 @@ fn refusal(status: u16, code: &str, message: String, field: Option<&str>) -> Act
 }
 
 /// Decides what the command in `env` does to an agent with `fence` and
-/// `tasks`: the real agent's rules (refuse an older epoch with 409, a task
-/// id that already ran here with 409, a kill of an unknown task with 404),
+/// `tasks`: the real agent's rules (refuse an older epoch with 409; in a
+/// launch or kill, refuse a task id that already ran here, or a kill of an
+/// unknown task, by name in the answer),
 /// with no process behind them.
 pub fn decide(
     fence: &mut Fence,
@@ -190,37 +196,44 @@ pub fn decide(
     match env.command {
         AgentCommand::Ping => Action::Ack,
         AgentCommand::Reregister => Action::Reregister,
-        AgentCommand::LaunchTask { task } => {
-            if tasks.contains_key(&task.id) {
-                return refusal(
-                    409,
-                    "duplicate_task",
-                    format!("task {} already ran on this machine", task.id),
-                    Some("task.id"),
-                );
+        AgentCommand::LaunchTasks { tasks: launches } => {
+            let mut reports = Vec::new();
+            let mut refused = Vec::new();
+            for task in launches {
+                if tasks.contains_key(&task.id) {
+                    refused.push(TaskRefusal {
+                        message: format!("task {} already ran on this machine", task.id),
+                        id: task.id,
+                        code: "duplicate_task".into(),
+                        field: Some("task.id".into()),
+                    });
+                    continue;
+                }
+                tasks.insert(task.id.clone(), Phase::Running);
+                reports.push((task.id, "TASK_RUNNING"));
             }
-            tasks.insert(task.id.clone(), Phase::Running);
-            Action::Report {
-                task: task.id,
-                state: "TASK_RUNNING",
-            }
+            Action::Tasks { reports, refused }
         }
-        AgentCommand::KillTask { id, .. } => match tasks.get_mut(&id) {
-            None => refusal(
-                404,
-                "unknown_task",
-                format!("no task {id} on this machine"),
-                Some("id"),
-            ),
-            Some(Phase::Killed) => Action::Ack,
-            Some(p @ Phase::Running) => {
-                *p = Phase::Killed;
-                Action::Report {
-                    task: id,
-                    state: "TASK_KILLED",
+        AgentCommand::KillTasks { ids, .. } => {
+            let mut reports = Vec::new();
+            let mut refused = Vec::new();
+            for id in ids {
+                match tasks.get_mut(&id) {
+                    None => refused.push(TaskRefusal {
+                        message: format!("no task {id} on this machine"),
+                        id,
+                        code: "unknown_task".into(),
+                        field: Some("id".into()),
+                    }),
+                    Some(Phase::Killed) => {}
+                    Some(p @ Phase::Running) => {
+                        *p = Phase::Killed;
+                        reports.push((id, "TASK_KILLED"));
+                    }
                 }
             }
-        },
+            Action::Tasks { reports, refused }
+        }
     }
 }
 
@@ -397,39 +410,61 @@ async fn command(State(a): State<Arc<SimAgent>>, body: Bytes) -> Response {
         }
         Err(e) => refusal(400, "bad_request", format!("invalid command: {e}"), None),
     };
+    let mut refused = Vec::new();
     match action {
         Action::Ack => {}
         Action::Reregister => a.reregister.notify_one(),
-        Action::Report { task, state } => a.report(task, state),
+        Action::Tasks {
+            reports,
+            refused: r,
+        } => {
+            for (task, state) in reports {
+                a.report(task, state);
+            }
+            refused = r;
+        }
         Action::Refuse { status, error } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
             return (status, Json(error)).into_response();
         }
     }
     let epoch = Linked::fence(&*a).epoch();
-    Json(AgentCommandAck { epoch }).into_response()
+    Json(AgentCommandAck { epoch, refused }).into_response()
 }
 
-/// Delivers an agent's reports in order, each until the leader has it
-/// (retrying while no leader answers), like the real reporter.
+/// Delivers an agent's reports in order, as the real reporter does: what
+/// queued up goes in one call (at most [`MAX_STATUS_BATCH`]), retried
+/// while no leader answers, until the leader has it.
 async fn report_loop(
     client: Arc<Client>,
     mut rx: mpsc::UnboundedReceiver<TaskStatusReport>,
     counters: Arc<Counters>,
 ) {
-    while let Some(report) = rx.recv().await {
+    while let Some(first) = rx.recv().await {
+        let mut reports = vec![first];
+        while reports.len() < MAX_STATUS_BATCH {
+            match rx.try_recv() {
+                Ok(r) => reports.push(r),
+                Err(_) => break,
+            }
+        }
         let mut pause = Duration::from_millis(50);
         loop {
-            match reporter::send(&client, &report).await {
-                Ok(true) => {
-                    counters.reported.fetch_add(1, Ordering::Relaxed);
+            match reporter::send_batch(&client, reports.clone()).await {
+                Ok(answers) => {
+                    let recorded = answers.iter().filter(|r| **r).count() as u64;
+                    counters.reported.fetch_add(recorded, Ordering::Relaxed);
+                    counters
+                        .refused
+                        .fetch_add(reports.len() as u64 - recorded, Ordering::Relaxed);
                     break;
                 }
-                Ok(false)
-                | Err(ClientError::Rejected {
+                Err(ClientError::Rejected {
                     status: 400..=499, ..
                 }) => {
-                    counters.refused.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .refused
+                        .fetch_add(reports.len() as u64, Ordering::Relaxed);
                     break;
                 }
                 Err(_) => {
@@ -751,12 +786,12 @@ mod tests {
         // From JSON, as a leader sends it (and whatever fields it gains).
         let task: TaskLaunch =
             serde_json::from_value(serde_json::json!({"id": id, "command": "sleep 3600"})).unwrap();
-        AgentCommand::LaunchTask { task }
+        AgentCommand::LaunchTasks { tasks: vec![task] }
     }
 
     fn kill(id: &str) -> AgentCommand {
-        AgentCommand::KillTask {
-            id: id.into(),
+        AgentCommand::KillTasks {
+            ids: vec![id.into()],
             grace_ms: 3000,
         }
     }
@@ -771,7 +806,21 @@ mod tests {
                 |(epoch, c)| match decide(&mut fence, &mut tasks, env(epoch, c)) {
                     Action::Ack => "ack".to_string(),
                     Action::Reregister => "reregister".to_string(),
-                    Action::Report { task, state } => format!("report {task} {state}"),
+                    Action::Tasks { reports, refused }
+                        if reports.is_empty() && refused.is_empty() =>
+                    {
+                        "ack".to_string()
+                    }
+                    Action::Tasks { reports, refused } => reports
+                        .iter()
+                        .map(|(task, state)| format!("report {task} {state}"))
+                        .chain(
+                            refused
+                                .iter()
+                                .map(|r| format!("refused {} {}", r.id, r.code)),
+                        )
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     Action::Refuse { status, error } => format!(
                         "{status} {} {}",
                         error.code,
@@ -798,10 +847,10 @@ mod tests {
             &[
                 "ack",
                 "report t1 TASK_RUNNING",
-                "409 duplicate_task task.id",
+                "refused t1 duplicate_task",
                 "report t1 TASK_KILLED",
                 "ack",
-                "404 unknown_task id",
+                "refused nope unknown_task",
                 "reregister",
             ],
         );
@@ -820,7 +869,7 @@ mod tests {
                 "409 stale_epoch epoch",
                 "409 stale_epoch epoch",
                 "report t1 TASK_KILLED",
-                "409 duplicate_task task.id",
+                "refused t1 duplicate_task",
             ],
         );
     }

@@ -170,10 +170,13 @@ pub enum AgentCommand {
     Ping,
     /// Register again with the leader (e.g. the leader lost track of it).
     Reregister,
-    /// Start a task (refused if the id already ran on this machine).
-    LaunchTask { task: TaskLaunch },
-    /// Stop a task: SIGTERM, then SIGKILL after `grace_ms`.
-    KillTask { id: String, grace_ms: u64 },
+    /// Start these tasks (each refused if its id already ran on this
+    /// machine). One command for all the tasks of one ACCEPT: a launch of
+    /// thousands is one call per agent, not one per task.
+    LaunchTasks { tasks: Vec<TaskLaunch> },
+    /// Stop these tasks: SIGTERM, then SIGKILL after `grace_ms` (each
+    /// refused if it is unknown here).
+    KillTasks { ids: Vec<String>, grace_ms: u64 },
 }
 
 /// A task to run on an agent.
@@ -260,6 +263,23 @@ pub struct AgentTaskView {
 pub struct AgentCommandAck {
     /// The highest epoch the agent has seen.
     pub epoch: u64,
+    /// The tasks of a launch or kill the agent refused, each with why; the
+    /// others were done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<TaskRefusal>,
+}
+
+/// One task of a command an agent refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRefusal {
+    pub id: String,
+    /// Machine-readable: `duplicate_task`, `unknown_task`, `bad_task_id`,
+    /// `bad_request`, `driver`.
+    pub code: String,
+    pub message: String,
+    /// The field at fault, e.g. `task.cpus`, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// `GET /v1/agent/state` on :5051: what the agent knows about itself.
@@ -284,7 +304,7 @@ pub fn ports_to_string(ranges: &[(u16, u16)]) -> String {
         .join(",")
 }
 
-/// `POST /v1/agents/status`: an agent reports a task's state to the leader.
+/// One task state an agent reports to the leader (in a [`TaskStatusBatch`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskStatusReport {
     pub agent_id: String,
@@ -297,10 +317,21 @@ pub struct TaskStatusReport {
     pub message: Option<String>,
 }
 
-/// Answer to a status report: the leader committed it (or already had it).
+/// `POST /v1/agents/statuses` body: an agent's pending reports in one call
+/// (at most [`MAX_STATUS_BATCH`]), in the order they happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskStatusAck {
-    pub recorded: bool,
+pub struct TaskStatusBatch {
+    pub reports: Vec<TaskStatusReport>,
+}
+
+/// Most reports in one [`TaskStatusBatch`].
+pub const MAX_STATUS_BATCH: usize = 1000;
+
+/// Answer to a [`TaskStatusBatch`]: `recorded[i]` is true once `reports[i]`
+/// is committed (now or before), false when the leader refuses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStatusBatchAck {
+    pub recorded: Vec<bool>,
 }
 
 // ---------------------------------------------------------------------

@@ -42,15 +42,15 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
     c.must_leader(T).await;
     let view = c.must_all_agents_registered(T).await;
     let worker = 3; // the agent-only machine
-    let launch = |id: &str, cmd: &str| AgentCommand::LaunchTask {
-        task: TaskLaunch {
+    let launch = |id: &str, cmd: &str| AgentCommand::LaunchTasks {
+        tasks: vec![TaskLaunch {
             id: id.into(),
             command: cmd.into(),
             env: Default::default(),
             cpus: 0.0,
             mem_mb: 0,
             ..Default::default()
-        },
+        }],
     };
 
     phase("launch a task with the current epoch");
@@ -144,16 +144,20 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
         .agent_command(worker, view.term, launch("web-1", "true"))
         .await;
     assert_eq!(
-        (status, body["code"].as_str()),
-        (409, Some("duplicate_task")),
+        (
+            status,
+            body["refused"][0]["id"].as_str(),
+            body["refused"][0]["code"].as_str()
+        ),
+        (200, Some("web-1"), Some("duplicate_task")),
         "{body}"
     );
     let (status, body) = c
         .agent_command(worker, view.term, launch("../escape", "true"))
         .await;
     assert_eq!(
-        (status, body["field"].as_str()),
-        (400, Some("task.id")),
+        (status, body["refused"][0]["field"].as_str()),
+        (200, Some("task.id")),
         "{body}"
     );
 
@@ -181,8 +185,8 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
         .agent_command(
             worker,
             view.term,
-            AgentCommand::KillTask {
-                id: "web-1".into(),
+            AgentCommand::KillTasks {
+                ids: vec!["web-1".into()],
                 grace_ms: 1000,
             },
         )
@@ -199,8 +203,8 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
         .agent_command(
             worker,
             newer.term,
-            AgentCommand::KillTask {
-                id: "web-1".into(),
+            AgentCommand::KillTasks {
+                ids: vec!["web-1".into()],
                 grace_ms: 5000,
             },
         )
@@ -216,15 +220,19 @@ async fn tasks_survive_agent_restart_and_obey_only_the_current_leader() {
     })
     .await;
     assert_eq!(t.signal, Some(15));
-    let (status, _) = c
+    let (status, body) = c
         .agent_command(
             worker,
             newer.term,
-            AgentCommand::KillTask {
-                id: "nope".into(),
+            AgentCommand::KillTasks {
+                ids: vec!["nope".into()],
                 grace_ms: 0,
             },
         )
         .await;
-    assert_eq!(status, 404);
+    assert_eq!(
+        (status, body["refused"][0]["code"].as_str()),
+        (200, Some("unknown_task")),
+        "{body}"
+    );
 }

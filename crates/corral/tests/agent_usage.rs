@@ -34,15 +34,15 @@ impl Drop for KillOnDrop {
 }
 
 fn launch(id: &str, command: &str, cpus: f64, mem_mb: u64) -> AgentCommand {
-    AgentCommand::LaunchTask {
-        task: TaskLaunch {
+    AgentCommand::LaunchTasks {
+        tasks: vec![TaskLaunch {
             id: id.into(),
             command: command.into(),
             env: Default::default(),
             cpus,
             mem_mb,
             ..Default::default()
-        },
+        }],
     }
 }
 
@@ -191,8 +191,8 @@ async fn agent_measures_task_usage_and_says_how_limits_are_handled_issue_3() {
         .agent_command(worker, view.term, launch("bad", "true", -1.0, 0))
         .await;
     assert_eq!(
-        (status, body["field"].as_str()),
-        (400, Some("task.cpus")),
+        (status, body["refused"][0]["field"].as_str()),
+        (200, Some("task.cpus")),
         "{body}"
     );
 
@@ -201,8 +201,8 @@ async fn agent_measures_task_usage_and_says_how_limits_are_handled_issue_3() {
         .agent_command(
             worker,
             view.term,
-            AgentCommand::KillTask {
-                id: "hog".into(),
+            AgentCommand::KillTasks {
+                ids: vec!["hog".into()],
                 grace_ms: 2000,
             },
         )

@@ -4,13 +4,18 @@
 
 use std::time::Duration;
 
-use corral_api::native::{AgentCommand, AgentCommandEnvelope, ApiError};
+use corral_api::native::{AgentCommand, AgentCommandAck, AgentCommandEnvelope, ApiError};
 use corral_core::MachineId;
 
 use crate::context::MasterCtx;
 
-/// Sends `command` to `agent`'s :5051 API.
-pub async fn send(ctx: &MasterCtx, agent: &MachineId, command: AgentCommand) -> Result<(), String> {
+/// Sends `command` to `agent`'s :5051 API; its answer names the tasks
+/// of a launch or kill it refused.
+pub async fn send(
+    ctx: &MasterCtx,
+    agent: &MachineId,
+    command: AgentCommand,
+) -> Result<AgentCommandAck, String> {
     let addr = ctx
         .store
         .read(|s| {
@@ -33,7 +38,10 @@ pub async fn send(ctx: &MasterCtx, agent: &MachineId, command: AgentCommand) -> 
         .await
         .map_err(|e| format!("agent {addr} unreachable: {e}"))?;
     if resp.status().is_success() {
-        return Ok(());
+        return resp
+            .json::<AgentCommandAck>()
+            .await
+            .map_err(|e| format!("agent {addr} answered with no command acknowledgement: {e}"));
     }
     let status = resp.status();
     let msg = resp

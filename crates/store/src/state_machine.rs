@@ -158,21 +158,29 @@ async fn blocking<T: Send + 'static>(
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
-        let (bytes, meta) = {
-            let applied = self.applied();
+        // Encoded on a blocking thread, not on the Raft runtime: with 100,000
+        // tasks the encoding takes a large part of a second, and on the
+        // Raft runtime it held one of its two threads while the apply
+        // waiting for the lock held the other, so heartbeats stopped and a
+        // follower campaigned.
+        let shared = self.shared.clone();
+        let (bytes, meta) = tokio::task::spawn_blocking(move || {
+            let applied = shared.applied.read().unwrap_or_else(|e| e.into_inner());
             let bytes = SnapshotRef {
                 format: SNAPSHOT_FORMAT,
                 last_applied: &applied.last_applied,
                 membership: &applied.membership,
                 state: &applied.state,
             }
-            .encode()
-            .map_err(|e| StorageIOError::write_snapshot(None, AnyError::new(&e)))?;
-            (
+            .encode()?;
+            Ok::<_, serde_json::Error>((
                 bytes,
                 snapshot::meta(applied.last_applied, applied.membership.clone()),
-            )
-        };
+            ))
+        })
+        .await
+        .map_err(|e| StorageIOError::write_snapshot(None, AnyError::error(e.to_string())))?
+        .map_err(|e| StorageIOError::write_snapshot(None, AnyError::new(&e)))?;
         let mut current = self.shared.current.lock().await;
         let newer = current
             .as_ref()

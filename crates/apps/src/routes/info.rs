@@ -59,7 +59,7 @@ pub async fn metrics(State(ctx): State<Arc<AppsCtx>>) -> Response {
         let fw = crate::scheduler::framework_id();
         (
             s.apps.len(),
-            s.live_tasks().filter(|t| t.framework == fw).count(),
+            s.live_of_framework(&fw).count(),
             s.deployments.len(),
         )
     });

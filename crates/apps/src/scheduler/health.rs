@@ -61,7 +61,7 @@ use std::time::Duration;
 use corral_api::marathon::time::parse_iso8601;
 use corral_api::native::AgentCheck;
 use corral_core::app::{App, AppId, HealthCheck, HealthProtocol};
-use corral_core::{State, Task, TaskId, TaskState};
+use corral_core::{FrameworkId, State, Task, TaskId, TaskState};
 use corral_master::context::now_ms;
 use tokio::task::JoinSet;
 
@@ -418,10 +418,10 @@ pub struct Due {
 fn checked<'a>(
     s: &'a State,
     killing: &'a HashMap<TaskId, u64>,
+    fw: &'a FrameworkId,
 ) -> impl Iterator<Item = (&'a App, &'a Task)> {
-    let fw = super::framework_id();
-    s.live_tasks()
-        .filter(move |t| t.framework == fw && t.state == TaskState::Running)
+    s.live_of_framework(fw)
+        .filter(|t| t.state == TaskState::Running)
         .filter(|t| !killing.contains_key(&t.spec.id))
         .filter_map(|t| Some((s.apps.get(&AppId::of_task(&t.spec.id)?)?, t)))
 }
@@ -430,7 +430,8 @@ fn checked<'a>(
 /// (those being killed apart), the most overdue first.
 pub fn due(s: &State, book: &HealthBook, killing: &HashMap<TaskId, u64>, now_ms: u64) -> Vec<Due> {
     let mut out = Vec::new();
-    for (app, t) in checked(s, killing) {
+    let fw = super::framework_id();
+    for (app, t) in checked(s, killing, &fw) {
         let checks = checks_of(app, t);
         let (Some(agent), Some(started)) = (s.agents.get(&t.agent), started_at_ms(t)) else {
             continue;
@@ -472,7 +473,8 @@ pub fn unhealthy(
     book: &HealthBook,
     killing: &HashMap<TaskId, u64>,
 ) -> Vec<(TaskId, String)> {
-    checked(s, killing)
+    let fw = super::framework_id();
+    checked(s, killing, &fw)
         .filter_map(|(app, t)| {
             let why = book.to_kill(checks_of(app, t), &t.spec.id)?;
             Some((t.spec.id.clone(), why))

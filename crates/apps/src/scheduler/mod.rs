@@ -22,7 +22,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use std::time::Duration;
 
-use corral_api::mesos_v1::{self, Accept, Event, Filters, Id, Kill, Launch, Operation};
+use corral_api::mesos_v1::{self, Accept, Event, Filters, Id, Launch, Operation};
 use corral_core::app::{AppId, AppSpec, DeploymentChange};
 use corral_core::constraint::{explain, AgentFit, Site};
 use corral_core::deploy::{self, BackoffStrategy, Plan};
@@ -239,8 +239,7 @@ async fn reconcile(ctx: &AppsCtx) {
         }
         // Tasks of ours whose app is gone: stop them.
         let orphans: Vec<TaskId> = s
-            .live_tasks()
-            .filter(|t| t.framework == fw)
+            .live_of_framework(&fw)
             .filter(|t| AppId::of_task(&t.spec.id).is_none_or(|a| !s.apps.contains_key(&a)))
             .map(|t| t.spec.id.clone())
             .collect();
@@ -272,22 +271,24 @@ async fn reconcile(ctx: &AppsCtx) {
         tracing::info!(%task, reason = %why, "killing an unhealthy instance");
         kills.push(task);
     }
-    for task in kills {
-        let due = ctx
-            .book()
-            .killing
-            .get(&task)
-            .is_none_or(|at| now.saturating_sub(*at) >= KILL_RETRY_MS);
-        if due {
-            ctx.book().killing.insert(task.clone(), now);
-            let kill = Kill {
-                task_id: Id {
-                    value: task.0.clone(),
-                },
-                agent_id: None,
-            };
-            tasks::kill(&ctx.master, &fw, kill).await;
-        }
+    let due: Vec<TaskId> = {
+        let mut book = ctx.book();
+        kills
+            .into_iter()
+            .filter(|task| {
+                let due = book
+                    .killing
+                    .get(task)
+                    .is_none_or(|at| now.saturating_sub(*at) >= KILL_RETRY_MS);
+                if due {
+                    book.killing.insert(task.clone(), now);
+                }
+                due
+            })
+            .collect()
+    };
+    if !due.is_empty() {
+        tasks::kill_many(&ctx.master, &fw, due).await;
     }
 
     launch_all(ctx, &work, now).await;

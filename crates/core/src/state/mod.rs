@@ -464,14 +464,7 @@ impl State {
                 .filter(|t| &t.agent == agent && !t.state.is_terminal())
                 .fold(Resources::default(), |acc, t| acc.plus(&t.spec.resources));
         }
-        self.sum(self.index.on_agent(agent))
-    }
-
-    fn sum(&self, ids: Option<&std::collections::BTreeSet<TaskId>>) -> Resources {
-        ids.into_iter()
-            .flatten()
-            .filter_map(|id| self.tasks.get(id))
-            .fold(Resources::default(), |acc, t| acc.plus(&t.spec.resources))
+        self.index.held_on_agent(agent)
     }
 
     /// Tasks that have not ended, in id order.
@@ -480,6 +473,27 @@ impl State {
             return Box::new(self.tasks.values().filter(|t| !t.state.is_terminal()));
         }
         Box::new(self.index.live().iter().filter_map(|id| self.tasks.get(id)))
+    }
+
+    /// `framework`'s tasks that have not ended, in id order.
+    pub fn live_of_framework<'a>(
+        &'a self,
+        framework: &'a FrameworkId,
+    ) -> Box<dyn Iterator<Item = &'a Task> + 'a> {
+        if !self.index.built {
+            return Box::new(
+                self.tasks
+                    .values()
+                    .filter(move |t| &t.framework == framework && !t.state.is_terminal()),
+            );
+        }
+        Box::new(
+            self.index
+                .of_framework(framework)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| self.tasks.get(id)),
+        )
     }
 
     /// Tasks whose latest status waits for its framework's
@@ -505,7 +519,7 @@ impl State {
                 .filter(|t| &t.framework == framework && !t.state.is_terminal())
                 .fold(Resources::default(), |acc, t| acc.plus(&t.spec.resources));
         }
-        self.sum(self.index.of_framework(framework))
+        self.index.held_by_framework(framework)
     }
 
     /// Keys whose TTL has run out at `now_ms`, at most `limit` of them.

@@ -577,10 +577,13 @@ fn task_indexes_agree_with_a_scan() {
             );
         }
         assert_eq!(s.allocated_to(&f1), scan.allocated_to(&f1), "step {i}");
-        let ids = |st: &State| -> (Vec<String>, Vec<String>) {
+        let ids = |st: &State| -> (Vec<String>, Vec<String>, Vec<String>) {
             (
                 st.live_tasks().map(|t| t.spec.id.0.clone()).collect(),
                 st.unacked_tasks().map(|t| t.spec.id.0.clone()).collect(),
+                st.live_of_framework(&f1)
+                    .map(|t| t.spec.id.0.clone())
+                    .collect(),
             )
         };
         assert_eq!(ids(&s), ids(&scan), "step {i}");

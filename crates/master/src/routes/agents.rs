@@ -98,28 +98,95 @@ pub async fn heartbeat(
     }))
 }
 
-/// An agent reports a task's state: committed (once), then told to the
-/// task's framework. Answered `recorded: true` also for repeats, so the
-/// agent stops resending; `false` for a report the state refuses.
-pub async fn task_status(
+/// An agent's pending reports of task states, in one call: each committed
+/// (once), then told to the task's framework; answered `true` also for
+/// repeats, so the agent stops resending, `false` for a report the state
+/// refuses. Reports of different tasks are
+/// committed together (one log entry under load); a task's later report
+/// waits for its earlier one, so each task's states apply in order.
+pub async fn task_statuses(
     State(ctx): State<Arc<MasterCtx>>,
     uri: Uri,
     body: Bytes,
-) -> Result<Json<corral_api::native::TaskStatusAck>, Failure> {
+) -> Result<Json<corral_api::native::TaskStatusBatchAck>, Failure> {
+    use corral_api::native::{TaskStatusBatch, TaskStatusBatchAck, MAX_STATUS_BATCH};
     require_leader(&ctx, &uri)?;
-    let r: corral_api::native::TaskStatusReport = parse_json(&body)?;
+    let batch: TaskStatusBatch = parse_json(&body)?;
+    if batch.reports.len() > MAX_STATUS_BATCH {
+        return Err(Failure::bad(
+            "reports",
+            format!(
+                "{} reports in one call; send at most {MAX_STATUS_BATCH}",
+                batch.reports.len()
+            ),
+        ));
+    }
+    let reports: Vec<Report> = batch
+        .reports
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| checked_report(r, &format!("reports[{i}].state")))
+        .collect::<Result<_, _>>()?;
+    // Round k holds each task's k-th report: a round commits together,
+    // rounds one after another.
+    let mut rounds: Vec<Vec<(usize, Report)>> = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    for (i, r) in reports.into_iter().enumerate() {
+        let k = seen.entry(r.task.0.clone()).or_default();
+        if rounds.len() <= *k {
+            rounds.push(Vec::new());
+        }
+        rounds[*k].push((i, r));
+        *k += 1;
+    }
+    let mut recorded = vec![false; seen.values().sum()];
+    let ctx: &MasterCtx = &ctx;
+    for round in rounds {
+        let results = futures_util::future::join_all(
+            round
+                .into_iter()
+                .map(|(i, r)| async move { (i, record_report(ctx, r).await) }),
+        )
+        .await;
+        for (i, ok) in results {
+            recorded[i] = ok;
+        }
+    }
+    Ok(Json(TaskStatusBatchAck { recorded }))
+}
+
+/// A report whose state is a Mesos task state.
+struct Report {
+    task: corral_core::TaskId,
+    agent: MachineId,
+    status: corral_core::StatusRecord,
+}
+
+fn checked_report(r: corral_api::native::TaskStatusReport, field: &str) -> Result<Report, Failure> {
     let state = corral_core::TaskState::from_mesos_name(&r.state)
-        .ok_or_else(|| Failure::bad("state", format!("{:?} is not a Mesos task state", r.state)))?;
-    let status = corral_core::StatusRecord {
-        state,
-        at_ms: now_ms(),
-        reason: r.reason,
-        message: r.message,
-        revision: None,
-    };
-    let task = corral_core::TaskId(r.task_id);
-    let agent = MachineId(r.agent_id);
-    let recorded = crate::scheduler::tasks::record(&ctx, &task, Some(agent.clone()), status).await;
+        .ok_or_else(|| Failure::bad(field, format!("{:?} is not a Mesos task state", r.state)))?;
+    Ok(Report {
+        task: corral_core::TaskId(r.task_id),
+        agent: MachineId(r.agent_id),
+        status: corral_core::StatusRecord {
+            state,
+            at_ms: now_ms(),
+            reason: r.reason,
+            message: r.message,
+            revision: None,
+        },
+    })
+}
+
+/// Commits one report; whether it is recorded.
+async fn record_report(ctx: &MasterCtx, r: Report) -> bool {
+    let Report {
+        task,
+        agent,
+        status,
+    } = r;
+    let state = status.state;
+    let recorded = crate::scheduler::tasks::record(ctx, &task, Some(agent.clone()), status).await;
     // A task the cluster already gave up on (LOST while its machine was
     // away) must not keep running: nothing runs twice.
     let must_kill = ctx
@@ -127,13 +194,13 @@ pub async fn task_status(
         .read(|s| s.must_kill_reported(&task, &agent, state));
     if must_kill {
         tracing::warn!(%task, %agent, "a task declared lost is still running; killing it");
-        let cmd = corral_api::native::AgentCommand::KillTask {
-            id: task.0.clone(),
+        let cmd = corral_api::native::AgentCommand::KillTasks {
+            ids: vec![task.0.clone()],
             grace_ms: crate::scheduler::tasks::KILL_GRACE_MS,
         };
-        if let Err(e) = crate::agent_link::send(&ctx, &agent, cmd).await {
+        if let Err(e) = crate::agent_link::send(ctx, &agent, cmd).await {
             tracing::warn!(%task, error = %e, "could not kill it yet; retried on its next report");
         }
     }
-    Ok(Json(corral_api::native::TaskStatusAck { recorded }))
+    recorded
 }

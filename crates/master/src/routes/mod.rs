@@ -58,7 +58,7 @@ pub fn router(ctx: Arc<MasterCtx>) -> Router {
         .route("/v1/servers/join", post(cluster::join))
         .route("/v1/agents/register", post(agents::register))
         .route("/v1/agents/heartbeat", post(agents::heartbeat))
-        .route("/v1/agents/status", post(agents::task_status))
+        .route("/v1/agents/statuses", post(agents::task_statuses))
         .route("/v1/kv", get(kv::list))
         .route(
             "/v1/kv/{*key}",

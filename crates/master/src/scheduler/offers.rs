@@ -41,11 +41,23 @@ impl OfferBook {
         };
     }
 
-    fn offered(&self, keep: impl Fn(&OutstandingOffer) -> bool) -> Resources {
-        self.outstanding
-            .values()
-            .filter(|o| keep(o))
-            .fold(Resources::default(), |acc, o| acc.plus(&o.resources))
+    /// What the outstanding offers hold, by agent and by framework (one
+    /// pass, however many agents and frameworks ask).
+    fn offered(
+        &self,
+    ) -> (
+        HashMap<&MachineId, Resources>,
+        HashMap<&FrameworkId, Resources>,
+    ) {
+        let mut by_agent: HashMap<&MachineId, Resources> = HashMap::new();
+        let mut by_framework: HashMap<&FrameworkId, Resources> = HashMap::new();
+        for o in self.outstanding.values() {
+            let a = by_agent.entry(&o.agent).or_default();
+            *a = a.plus(&o.resources);
+            let f = by_framework.entry(&o.framework).or_default();
+            *f = f.plus(&o.resources);
+        }
+        (by_agent, by_framework)
     }
 
     /// A DECLINE: the framework's named offers go back, with a filter per agent.
@@ -152,6 +164,8 @@ pub fn round(
         filters.retain(|f| f.until_ms > now_ms);
     }
 
+    let (offered_on, offered_to) = book.offered();
+    let none = Resources::default();
     let agents: Vec<AllocAgent> = state
         .agents
         .values()
@@ -160,7 +174,7 @@ pub fn round(
             total: a.info.resources.clone(),
             used: state
                 .used_on_agent(&a.info.id)
-                .plus(&book.offered(|o| o.agent == a.info.id)),
+                .plus(offered_on.get(&a.info.id).unwrap_or(&none)),
             active: a.status == AgentStatus::Active,
         })
         .collect();
@@ -173,7 +187,7 @@ pub fn round(
             suppressed: book.suppressed.contains(&f.id),
             allocated: state
                 .allocated_to(&f.id)
-                .plus(&book.offered(|o| o.framework == f.id)),
+                .plus(offered_to.get(&f.id).unwrap_or(&none)),
             filters: book.filters.get(&f.id).cloned().unwrap_or_default(),
         })
         .collect();

@@ -13,11 +13,18 @@ use corral_core::{FrameworkId, State, TaskId};
 /// Longest wait between two sends of one status.
 pub const MAX_RETRY_MS: u64 = 600_000;
 
+/// How often [`Redelivery::due`] looks at every pending status, not only
+/// at those it sent: to find a status recorded while its framework's
+/// stream could not take it.
+pub const FULL_SCAN_MS: u64 = 5_000;
+
 /// When each pending status was last sent (leader memory).
 #[derive(Debug, Default)]
 pub struct Redelivery {
     sent: HashMap<TaskId, Sent>,
     term: u64,
+    /// When `due` next looks at every pending status (0: at once).
+    full_scan_at_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +40,7 @@ impl Redelivery {
         *self = Redelivery {
             sent: HashMap::new(),
             term,
+            full_scan_at_ms: 0,
         };
     }
 
@@ -64,6 +72,7 @@ impl Redelivery {
     /// Forgets when `framework`'s statuses were sent, so [`Redelivery::due`]
     /// sends them all now (it subscribed again).
     pub fn forget_framework(&mut self, state: &State, framework: &FrameworkId) {
+        self.full_scan_at_ms = 0;
         self.sent.retain(|task, _| {
             state
                 .tasks
@@ -73,10 +82,15 @@ impl Redelivery {
     }
 
     /// The pending statuses of `subscribed` frameworks to send now, as
-    /// (task, revision), oldest-sent first; marks them sent at `now_ms`.
+    /// (task, revision), in task order; marks them sent at `now_ms`.
     /// A status never sent by this leader is due at once; one sent `n`
     /// times is due `retry_ms × 2^(n-1)` (at most [`MAX_RETRY_MS`]) after
     /// the last send. Forgets tasks with nothing pending.
+    ///
+    /// Every [`FULL_SCAN_MS`] (and after a reset or a resubscription) this
+    /// looks at every pending status; in between, only at those it sent,
+    /// so a scan under a launch of 100,000 tasks costs what is sent, not
+    /// what is pending.
     pub fn due(
         &mut self,
         state: &State,
@@ -85,28 +99,47 @@ impl Redelivery {
         retry_ms: u64,
     ) -> Vec<(TaskId, u64)> {
         let subscribed: HashSet<&FrameworkId> = subscribed.iter().collect();
+        let is_due = |sent: Option<&Sent>, rev: u64| match sent {
+            Some(s) if s.revision == rev => {
+                let wait = retry_ms
+                    .saturating_mul(1u64 << (s.tries - 1).min(20))
+                    .min(MAX_RETRY_MS);
+                now_ms >= s.at_ms.saturating_add(wait)
+            }
+            _ => true,
+        };
         let mut out = Vec::new();
-        let mut pending = HashSet::new();
-        for t in state.unacked_tasks() {
-            let Some(rev) = t.unacked else { continue };
-            pending.insert(&t.spec.id);
-            if !subscribed.contains(&t.framework) {
-                continue;
-            }
-            let due = match self.sent.get(&t.spec.id) {
-                Some(s) if s.revision == rev => {
-                    let wait = retry_ms
-                        .saturating_mul(1u64 << (s.tries - 1).min(20))
-                        .min(MAX_RETRY_MS);
-                    now_ms >= s.at_ms.saturating_add(wait)
+        if now_ms >= self.full_scan_at_ms {
+            self.full_scan_at_ms = now_ms.saturating_add(FULL_SCAN_MS);
+            let mut pending = HashSet::new();
+            for t in state.unacked_tasks() {
+                let Some(rev) = t.unacked else { continue };
+                pending.insert(&t.spec.id);
+                if subscribed.contains(&t.framework) && is_due(self.sent.get(&t.spec.id), rev) {
+                    out.push((t.spec.id.clone(), rev));
                 }
-                _ => true,
-            };
-            if due {
-                out.push((t.spec.id.clone(), rev));
             }
+            self.sent.retain(|task, _| pending.contains(task));
+        } else {
+            let mut gone = Vec::new();
+            for (task, sent) in &self.sent {
+                let Some(t) = state.tasks.get(task) else {
+                    gone.push(task.clone());
+                    continue;
+                };
+                let Some(rev) = t.unacked else {
+                    gone.push(task.clone());
+                    continue;
+                };
+                if subscribed.contains(&t.framework) && is_due(Some(sent), rev) {
+                    out.push((task.clone(), rev));
+                }
+            }
+            for task in gone {
+                self.sent.remove(&task);
+            }
+            out.sort();
         }
-        self.sent.retain(|task, _| pending.contains(task));
         for (task, rev) in &out {
             self.sent(task, *rev, now_ms);
         }
@@ -273,5 +306,23 @@ mod tests {
             },
         });
         assert_eq!(ids(&r.due(&s, &f1, 102, 100)), ["b@10"]);
+    }
+
+    /// Between full scans only what was sent is looked at: a status this
+    /// leader never sent (its framework's stream could not take it) goes
+    /// out with the next full scan.
+    #[test]
+    fn a_status_never_sent_goes_out_with_the_next_full_scan() {
+        let s = state();
+        let mut r = Redelivery::default();
+        let f1 = [fw("f1")];
+        // f2's status c is pending while f2 is not subscribed.
+        assert_eq!(ids(&r.due(&s, &f1, 0, 100)), ["a@6", "b@7"]);
+        let both = [fw("f1"), fw("f2")];
+        assert_eq!(ids(&r.due(&s, &both, 100, 100)), ["a@6", "b@7"]);
+        assert!(ids(&r.due(&s, &both, FULL_SCAN_MS - 1, 100))
+            .iter()
+            .all(|i| i != "c@8"));
+        assert!(ids(&r.due(&s, &both, FULL_SCAN_MS, 100)).contains(&"c@8".to_string()));
     }
 }

@@ -2,6 +2,8 @@
 //! and the UPDATE events that tell a framework about its tasks. The checks
 //! are pure (`launch::plan`); this file commits and talks to agents.
 
+use std::collections::BTreeMap;
+
 use corral_api::mesos_v1::{self, Event, Id, TaskStatus, UpdatePayload};
 use corral_api::native::{AgentCommand, TaskLaunch};
 use corral_core::allocator::OfferId;
@@ -163,29 +165,50 @@ pub async fn accept(
         .store
         .read(|s| s.agents.get(&plan.agent).map(|a| a.info.ip.clone()))
         .unwrap_or_default();
-    for t in plan.tasks {
-        let launch = TaskLaunch {
+    let launches: Vec<TaskLaunch> = plan
+        .tasks
+        .iter()
+        .map(|t| TaskLaunch {
             id: t.id.0.clone(),
             command: t.command.clone(),
-            env: launch::task_env(&t, &host),
+            env: launch::task_env(t, &host),
             cpus: t.resources.cpus,
             mem_mb: t.resources.mem_mb,
             fetch: t.fetch.iter().map(Into::into).collect(),
             user: t.user.clone(),
+        })
+        .collect();
+    let command = AgentCommand::LaunchTasks { tasks: launches };
+    // Tasks that did not start, each with its status.
+    let dropped: Vec<(TaskId, StatusRecord)> =
+        match crate::agent_link::send(ctx, &plan.agent, command).await {
+            Ok(ack) => ack
+                .refused
+                .into_iter()
+                .map(|r| {
+                    tracing::warn!(task = %r.id, code = %r.code, message = %r.message, "the agent refused a launch");
+                    let message = format!("the agent refused the task: {}", r.message);
+                    let status =
+                        unrecorded(TaskState::Dropped, "REASON_TASK_INVALID", Some(&message));
+                    (TaskId(r.id), status)
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(agent = %plan.agent, error = %e, "launch did not reach the agent");
+                let message = format!("the task was not started: {e}");
+                let status = unrecorded(
+                    TaskState::Dropped,
+                    "REASON_AGENT_UNREACHABLE",
+                    Some(&message),
+                );
+                plan.tasks
+                    .iter()
+                    .map(|t| (t.id.clone(), status.clone()))
+                    .collect()
+            }
         };
-        if let Err(e) =
-            crate::agent_link::send(ctx, &plan.agent, AgentCommand::LaunchTask { task: launch })
-                .await
-        {
-            tracing::warn!(task = %t.id, error = %e, "launch did not reach the agent");
-            let message = format!("the task was not started: {e}");
-            let status = unrecorded(
-                TaskState::Dropped,
-                "REASON_AGENT_UNREACHABLE",
-                Some(&message),
-            );
-            record(ctx, &t.id, None, status).await;
-        }
+    for (task, status) in dropped {
+        record(ctx, &task, None, status).await;
     }
     Ok(())
 }
@@ -234,34 +257,60 @@ pub async fn record(
 
 /// KILL: the task's agent gets a kill; a task already ended is reported again.
 pub async fn kill(ctx: &MasterCtx, fw: &FrameworkId, kill: mesos_v1::Kill) {
-    let id = TaskId(kill.task_id.value.clone());
-    let task = ctx
-        .store
-        .read(|s| s.tasks.get(&id).filter(|t| &t.framework == fw).cloned());
-    match task {
-        None => {
-            let status = unrecorded(
-                TaskState::Lost,
-                "REASON_RECONCILIATION",
-                Some("no such task of this framework"),
-            );
-            ctx.streams.send(fw, update_event(&id, None, &status));
-        }
-        Some(t) if t.state.is_terminal() => {
-            let status = unrecorded(t.state, "REASON_RECONCILIATION", None);
-            ctx.streams
-                .send(fw, update_event(&id, Some(&t.agent), &status));
-        }
-        Some(t) => {
-            let cmd = AgentCommand::KillTask {
-                id: id.0.clone(),
-                grace_ms: KILL_GRACE_MS,
-            };
-            if let Err(e) = crate::agent_link::send(ctx, &t.agent, cmd).await {
-                tracing::warn!(task = %id, error = %e, "kill did not reach the agent; it is retried when the framework asks again");
+    kill_many(ctx, fw, vec![TaskId(kill.task_id.value)]).await;
+}
+
+/// Kills `ids` of `fw`: one command per agent, the agents in parallel (a
+/// scale-down of thousands is a call per agent, not per task). A task
+/// unknown to `fw` is reported LOST, one already ended is reported again.
+pub async fn kill_many(ctx: &MasterCtx, fw: &FrameworkId, ids: Vec<TaskId>) {
+    let mut by_agent: BTreeMap<MachineId, Vec<String>> = BTreeMap::new();
+    let mut answers: Vec<Event> = Vec::new();
+    ctx.store.read(|s| {
+        for id in ids {
+            match s.tasks.get(&id).filter(|t| &t.framework == fw) {
+                None => {
+                    let status = unrecorded(
+                        TaskState::Lost,
+                        "REASON_RECONCILIATION",
+                        Some("no such task of this framework"),
+                    );
+                    answers.push(update_event(&id, None, &status));
+                }
+                Some(t) if t.state.is_terminal() => {
+                    let status = unrecorded(t.state, "REASON_RECONCILIATION", None);
+                    answers.push(update_event(&id, Some(&t.agent), &status));
+                }
+                Some(t) => by_agent.entry(t.agent.clone()).or_default().push(id.0),
             }
         }
+    });
+    for ev in answers {
+        ctx.streams.send(fw, ev);
     }
+    kill_on_agents(ctx, by_agent).await;
+}
+
+/// Sends each agent one kill of its tasks, all agents at once.
+async fn kill_on_agents(ctx: &MasterCtx, by_agent: BTreeMap<MachineId, Vec<String>>) {
+    let sends = by_agent.into_iter().map(|(agent, ids)| async move {
+        let n = ids.len();
+        let cmd = AgentCommand::KillTasks {
+            ids,
+            grace_ms: KILL_GRACE_MS,
+        };
+        match crate::agent_link::send(ctx, &agent, cmd).await {
+            Ok(ack) => {
+                for r in ack.refused {
+                    tracing::warn!(task = %r.id, %agent, message = %r.message, "the agent refused a kill");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%agent, tasks = n, error = %e, "kill did not reach the agent; it is retried when asked again");
+            }
+        }
+    });
+    futures_util::future::join_all(sends).await;
 }
 
 /// Sends the pending status updates that are due (all of a framework's
@@ -387,21 +436,15 @@ pub async fn remove_framework(
     }
     ctx.streams.close(fw);
     tracing::info!(framework = %fw, %reason, "framework removed");
-    let live: Vec<(TaskId, MachineId)> = ctx.store.read(|s| {
-        s.tasks
-            .values()
-            .filter(|t| &t.framework == fw && !t.state.is_terminal())
-            .map(|t| (t.spec.id.clone(), t.agent.clone()))
-            .collect()
-    });
-    for (task, agent) in live {
-        let cmd = AgentCommand::KillTask {
-            id: task.0.clone(),
-            grace_ms: KILL_GRACE_MS,
-        };
-        if let Err(e) = crate::agent_link::send(ctx, &agent, cmd).await {
-            tracing::warn!(%task, error = %e, "could not kill a removed framework's task");
+    let mut by_agent: BTreeMap<MachineId, Vec<String>> = BTreeMap::new();
+    ctx.store.read(|s| {
+        for t in s.live_of_framework(fw) {
+            by_agent
+                .entry(t.agent.clone())
+                .or_default()
+                .push(t.spec.id.0.clone());
         }
-    }
+    });
+    kill_on_agents(ctx, by_agent).await;
     Ok(())
 }
