@@ -253,6 +253,15 @@ pub fn started_at_ms(t: &Task) -> Option<u64> {
 /// The health checks of the version `task` runs: the app's definition in
 /// force at that version. None when that version is no longer kept.
 pub fn checks_of<'a>(app: &'a App, task: &Task) -> &'a [HealthCheck] {
+    // Most apps never had a check: no need to read the task's version.
+    if app.spec.health_checks.is_empty()
+        && app
+            .versions
+            .iter()
+            .all(|(_, spec)| spec.health_checks.is_empty())
+    {
+        return &[];
+    }
     let version = task
         .spec
         .env
