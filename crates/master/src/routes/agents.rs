@@ -127,19 +127,8 @@ pub async fn task_statuses(
         .enumerate()
         .map(|(i, r)| checked_report(r, &format!("reports[{i}].state")))
         .collect::<Result<_, _>>()?;
-    // Round k holds each task's k-th report: a round commits together,
-    // rounds one after another.
-    let mut rounds: Vec<Vec<(usize, Report)>> = Vec::new();
-    let mut seen: std::collections::HashMap<String, usize> = Default::default();
-    for (i, r) in reports.into_iter().enumerate() {
-        let k = seen.entry(r.task.0.clone()).or_default();
-        if rounds.len() <= *k {
-            rounds.push(Vec::new());
-        }
-        rounds[*k].push((i, r));
-        *k += 1;
-    }
-    let mut recorded = vec![false; seen.values().sum()];
+    let mut recorded = vec![false; reports.len()];
+    let rounds = rounds(reports, |r| r.task.0.clone());
     let ctx: &MasterCtx = &ctx;
     for round in rounds {
         let results = futures_util::future::join_all(
@@ -153,6 +142,27 @@ pub async fn task_statuses(
         }
     }
     Ok(Json(TaskStatusBatchAck { recorded }))
+}
+
+/// Splits `items` into rounds: round k holds each key's k-th item, with
+/// its index in `items`. A round's items have different keys (they may
+/// commit together); rounds go one after another, so each key's items
+/// apply in their order.
+fn rounds<T, K: std::hash::Hash + Eq>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<Vec<(usize, T)>> {
+    let mut rounds: Vec<Vec<(usize, T)>> = Vec::new();
+    let mut seen: std::collections::HashMap<K, usize> = Default::default();
+    for (i, item) in items.into_iter().enumerate() {
+        let k = seen.entry(key(&item)).or_default();
+        if rounds.len() <= *k {
+            rounds.push(Vec::new());
+        }
+        rounds[*k].push((i, item));
+        *k += 1;
+    }
+    rounds
 }
 
 /// A report whose state is a Mesos task state.
@@ -203,4 +213,29 @@ async fn record_report(ctx: &MasterCtx, r: Report) -> bool {
         }
     }
     recorded
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_tasks_reports_go_in_successive_rounds() {
+        let reports = vec![
+            ("a", "RUNNING"),
+            ("b", "RUNNING"),
+            ("a", "FINISHED"),
+            ("c", "RUNNING"),
+            ("a", "KILLED"),
+        ];
+        let got = super::rounds(reports, |(task, _)| *task);
+        let want: Vec<Vec<(usize, (&str, &str))>> = vec![
+            vec![
+                (0, ("a", "RUNNING")),
+                (1, ("b", "RUNNING")),
+                (3, ("c", "RUNNING")),
+            ],
+            vec![(2, ("a", "FINISHED"))],
+            vec![(4, ("a", "KILLED"))],
+        ];
+        assert_eq!(got, want);
+    }
 }
