@@ -200,14 +200,17 @@ fn launch(s: &AgentShared, task: TaskLaunch) -> Result<(), Refusal> {
         .map_err(Refusal::from)
 }
 
+/// A driver error as an HTTP answer: the code and field of its
+/// [`Refusal`], with a status to match.
 fn driver_error(e: DriverError) -> Response {
-    let (status, code, field) = match &e {
-        DriverError::BadId(_) => (StatusCode::BAD_REQUEST, "bad_task_id", Some("task.id")),
-        DriverError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate_task", Some("task.id")),
-        DriverError::Unknown(_) => (StatusCode::NOT_FOUND, "unknown_task", Some("id")),
-        DriverError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "driver", None),
+    let status = match &e {
+        DriverError::BadId(_) => StatusCode::BAD_REQUEST,
+        DriverError::Duplicate(_) => StatusCode::CONFLICT,
+        DriverError::Unknown(_) => StatusCode::NOT_FOUND,
+        DriverError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    error(status, code, e.to_string(), field)
+    let r = Refusal::from(e);
+    error(status, r.code, r.message, r.field)
 }
 
 /// A driver state as the wire shows it.
