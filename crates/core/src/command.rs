@@ -147,6 +147,42 @@ pub enum Command {
     },
 }
 
+/// Bytes of a key's value that weigh one item (see [`Command::weight`]).
+const VALUE_BYTES_PER_ITEM: usize = 512;
+
+impl Command {
+    /// Roughly how much log space the command takes, in items: one per
+    /// task launched, key expired, unit option, placement or unit
+    /// reported, per 512 bytes of a value; an app definition counts 4;
+    /// anything else 1. The store bounds its log entries and replication
+    /// messages by this, so each crosses the network within a heartbeat.
+    pub fn weight(&self) -> usize {
+        let items = match self {
+            Command::KvSet { value, .. } => 1 + value.len() / VALUE_BYTES_PER_ITEM,
+            Command::KvExpire { keys } => keys.len(),
+            Command::LaunchTasks { tasks, .. } => tasks.len(),
+            Command::PutApp { .. } => 4,
+            Command::PutUnit { options, .. } => 1 + options.len(),
+            Command::PlaceUnits { assign, unassign } => assign.len() + unassign.len(),
+            Command::ReportUnits { units, .. } => units.len(),
+            Command::RegisterAgent(_)
+            | Command::MarkAgentUnreachable { .. }
+            | Command::RemoveAgent { .. }
+            | Command::KvDelete { .. }
+            | Command::RegisterFramework { .. }
+            | Command::RemoveFramework { .. }
+            | Command::UpdateTask { .. }
+            | Command::AcknowledgeTask { .. }
+            | Command::RestartApp { .. }
+            | Command::DeleteApp { .. }
+            | Command::EndDeployment { .. }
+            | Command::SetUnitDesired { .. }
+            | Command::DestroyUnit { .. } => 1,
+        };
+        items.max(1)
+    }
+}
+
 /// What applying a command answers to the client that proposed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Response {
@@ -188,4 +224,34 @@ pub enum Response {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         revision: Option<u64>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights() {
+        let kv = |len: usize| Command::KvSet {
+            key: "/k".into(),
+            value: "x".repeat(len),
+            ttl_ms: None,
+        };
+        let launch = |n: usize| Command::LaunchTasks {
+            framework: FrameworkId("f".into()),
+            agent: MachineId("a".into()),
+            tasks: vec![TaskSpec::default(); n],
+        };
+        let cases = [
+            (kv(100), 1),
+            (kv(256 * 1024), 513),
+            (launch(100), 100),
+            (launch(0), 1),
+            (Command::KvExpire { keys: vec![] }, 1),
+            (Command::KvDelete { key: "/k".into() }, 1),
+        ];
+        for (command, want) in cases {
+            assert_eq!(command.weight(), want, "{command:?}");
+        }
+    }
 }

@@ -65,6 +65,7 @@ pub struct MasterCtx {
 impl MasterCtx {
     pub fn new(cfg: MasterConfig, store: Store) -> Arc<MasterCtx> {
         let now = now_ms();
+        let redelivery = crate::scheduler::redelivery::Redelivery::new(cfg.status_retry_ms);
         Arc::new(MasterCtx {
             cfg,
             store,
@@ -75,7 +76,7 @@ impl MasterCtx {
             offers: Mutex::new(Default::default()),
             http: reqwest::Client::new(),
             disconnected: Mutex::new(Default::default()),
-            redelivery: Mutex::new(Default::default()),
+            redelivery: Mutex::new(redelivery),
             units: Mutex::new(Default::default()),
         })
     }

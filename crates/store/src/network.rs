@@ -7,6 +7,11 @@
 //! hard TTL → `Timeout`, anything else → `Network`; an error answered by the
 //! peer's Raft → `RemoteError`). Never retries: openraft's replication does.
 //!
+//! One AppendEntries RPC carries at most [`MAX_RPC_WEIGHT`] of entries (at
+//! least one entry): a lagging follower is caught up in several RPCs, each
+//! answered as openraft's `PartialSuccess`, rather than in one that cannot
+//! finish within the RPC's time limit.
+//!
 //! Snapshots use openraft's default chunked transport: `full_snapshot` is not
 //! overridden and chunks go through [`PeerClient::install_snapshot`].
 
@@ -20,12 +25,12 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::{AnyError, RPCTypes};
+use openraft::{AnyError, EntryPayload, RPCTypes};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::StoreError;
-use crate::types::{ServerNode, TypeConfig};
+use crate::types::{Entry, LogId, ServerNode, TypeConfig};
 
 /// Paths of the peer RPCs, shared with [`crate::peer_api`].
 pub(crate) const APPEND_PATH: &str = "/raft/append";
@@ -40,6 +45,10 @@ pub(crate) const ELECT_PATH: &str = "/raft/elect";
 /// from the leader past its election timeout, start an election with a stale
 /// log and depose the healthy leader. Refusals on a LAN are cheap to retry.
 pub const UNREACHABLE_RETRY: Duration = Duration::from_millis(30);
+
+/// Heaviest AppendEntries RPC (in `Command::weight` items) beyond its first
+/// entry: as heavy as the heaviest entry the batcher makes.
+pub const MAX_RPC_WEIGHT: usize = crate::batcher::MAX_ENTRY_WEIGHT;
 
 /// Makes a [`PeerClient`] per target; all share one connection pool.
 #[derive(Clone)]
@@ -162,19 +171,59 @@ impl PeerClient {
     }
 }
 
+/// How heavy an entry is: its requests' weights (1 for a blank or
+/// membership entry).
+fn entry_weight(entry: &Entry) -> usize {
+    match &entry.payload {
+        EntryPayload::Normal(requests) => requests.iter().map(|r| r.command.weight()).sum(),
+        EntryPayload::Blank | EntryPayload::Membership(_) => 1,
+    }
+}
+
+/// The longest prefix of `rpc`'s entries within `max` weight (at least one
+/// entry), and the log id of the last entry kept when some were left out.
+fn within_weight(
+    mut rpc: AppendEntriesRequest<TypeConfig>,
+    max: usize,
+) -> (AppendEntriesRequest<TypeConfig>, Option<LogId>) {
+    let mut total = 0;
+    let keep = rpc
+        .entries
+        .iter()
+        .position(|e| {
+            total += entry_weight(e);
+            total > max
+        })
+        .map_or(rpc.entries.len(), |i| i.max(1));
+    if keep == rpc.entries.len() {
+        return (rpc, None);
+    }
+    rpc.entries.truncate(keep);
+    let last = rpc.entries.last().map(|e| e.log_id);
+    (rpc, last)
+}
+
 impl RaftNetwork<TypeConfig> for PeerClient {
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<u64>, openraft::error::Infallible> {
-        self.call(
-            APPEND_PATH,
-            RPCTypes::AppendEntries,
-            &rpc,
-            option.hard_ttl(),
-        )
-        .await
+        let (rpc, cut_after) = within_weight(rpc, MAX_RPC_WEIGHT);
+        let answer = self
+            .call(
+                APPEND_PATH,
+                RPCTypes::AppendEntries,
+                &rpc,
+                option.hard_ttl(),
+            )
+            .await?;
+        Ok(match (answer, cut_after) {
+            (AppendEntriesResponse::Success, Some(last)) => {
+                AppendEntriesResponse::PartialSuccess(Some(last))
+            }
+            (answer, _) => answer,
+        })
     }
 
     async fn install_snapshot(
@@ -202,5 +251,54 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 
     fn backoff(&self) -> Backoff {
         Backoff::new(std::iter::repeat(UNREACHABLE_RETRY))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use corral_core::{Command, Request};
+    use openraft::{CommittedLeaderId, Vote};
+
+    use super::*;
+
+    fn entry(index: u64, keys: usize) -> Entry {
+        let expire = Request {
+            now_ms: 0,
+            command: Command::KvExpire {
+                keys: vec!["/k".into(); keys],
+            },
+        };
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(vec![expire]),
+        }
+    }
+
+    fn rpc(weights: &[usize]) -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: None,
+            leader_commit: None,
+            entries: weights
+                .iter()
+                .enumerate()
+                .map(|(i, w)| entry(i as u64 + 1, *w))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_rpc_carries_entries_up_to_its_weight() {
+        let sent = |weights: &[usize]| {
+            let (r, cut) = within_weight(rpc(weights), 10);
+            let last = r.entries.last().map(|e| e.log_id.index);
+            assert_eq!(cut.map(|l| l.index), last.filter(|_| cut.is_some()));
+            (r.entries.len(), cut.is_some())
+        };
+        assert_eq!(sent(&[]), (0, false), "a heartbeat");
+        assert_eq!(sent(&[4, 6]), (2, false), "exactly the weight");
+        assert_eq!(sent(&[4, 6, 1]), (2, true), "the rest goes next time");
+        assert_eq!(sent(&[30, 1]), (1, true), "at least one entry");
+        assert_eq!(sent(&[30]), (1, false));
     }
 }

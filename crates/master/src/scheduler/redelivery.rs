@@ -6,7 +6,7 @@
 //! new leader starts over, so a framework hears every pending status again
 //! from it. [`Redelivery::due`] is pure.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use corral_core::{FrameworkId, State, TaskId};
 
@@ -18,10 +18,16 @@ pub const MAX_RETRY_MS: u64 = 600_000;
 /// stream could not take it.
 pub const FULL_SCAN_MS: u64 = 5_000;
 
-/// When each pending status was last sent (leader memory).
+/// When each pending status was last sent, and when it is due again
+/// (leader memory).
 #[derive(Debug, Default)]
 pub struct Redelivery {
+    /// The first wait before a status is sent again.
+    retry_ms: u64,
     sent: HashMap<TaskId, Sent>,
+    /// The sent statuses by when they are due again: `due` looks only at
+    /// the front. Kept in step with `sent` (one entry per sent task).
+    queue: BTreeSet<(u64, TaskId)>,
     term: u64,
     /// When `due` next looks at every pending status (0: at once).
     full_scan_at_ms: u64,
@@ -30,17 +36,25 @@ pub struct Redelivery {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sent {
     revision: u64,
-    at_ms: u64,
+    due_ms: u64,
     tries: u32,
 }
 
 impl Redelivery {
+    /// Statuses are sent again `retry_ms` after the first send, then after
+    /// twice as long each time (at most [`MAX_RETRY_MS`]).
+    pub fn new(retry_ms: u64) -> Redelivery {
+        Redelivery {
+            retry_ms,
+            ..Redelivery::default()
+        }
+    }
+
     /// Starts over for a new term.
     pub fn reset(&mut self, term: u64) {
         *self = Redelivery {
-            sent: HashMap::new(),
             term,
-            full_scan_at_ms: 0,
+            ..Redelivery::new(self.retry_ms)
         };
     }
 
@@ -50,15 +64,21 @@ impl Redelivery {
 
     /// `task`'s status `revision` went out at `now_ms`.
     pub fn sent(&mut self, task: &TaskId, revision: u64, now_ms: u64) {
-        let tries = match self.sent.get(task) {
+        let tries = match self.forget(task) {
             Some(s) if s.revision == revision => s.tries + 1,
             _ => 1,
         };
+        let wait = self
+            .retry_ms
+            .saturating_mul(1u64 << (tries - 1).min(20))
+            .min(MAX_RETRY_MS);
+        let due_ms = now_ms.saturating_add(wait);
+        self.queue.insert((due_ms, task.clone()));
         self.sent.insert(
             task.clone(),
             Sent {
                 revision,
-                at_ms: now_ms,
+                due_ms,
                 tries,
             },
         );
@@ -66,80 +86,86 @@ impl Redelivery {
 
     /// `task`'s framework acknowledged it.
     pub fn acked(&mut self, task: &TaskId) {
-        self.sent.remove(task);
+        self.forget(task);
+    }
+
+    fn forget(&mut self, task: &TaskId) -> Option<Sent> {
+        let s = self.sent.remove(task)?;
+        self.queue.remove(&(s.due_ms, task.clone()));
+        Some(s)
     }
 
     /// Forgets when `framework`'s statuses were sent, so [`Redelivery::due`]
     /// sends them all now (it subscribed again).
     pub fn forget_framework(&mut self, state: &State, framework: &FrameworkId) {
         self.full_scan_at_ms = 0;
-        self.sent.retain(|task, _| {
-            state
-                .tasks
-                .get(task)
-                .is_some_and(|t| &t.framework != framework)
-        });
+        let theirs: Vec<TaskId> = self
+            .sent
+            .keys()
+            .filter(|task| {
+                state
+                    .tasks
+                    .get(*task)
+                    .is_none_or(|t| &t.framework == framework)
+            })
+            .cloned()
+            .collect();
+        for task in &theirs {
+            self.forget(task);
+        }
     }
 
     /// The pending statuses of `subscribed` frameworks to send now, as
     /// (task, revision), in task order; marks them sent at `now_ms`.
     /// A status never sent by this leader is due at once; one sent `n`
     /// times is due `retry_ms × 2^(n-1)` (at most [`MAX_RETRY_MS`]) after
-    /// the last send. Forgets tasks with nothing pending.
+    /// the last send, with its task's latest pending status. Forgets tasks
+    /// with nothing pending when it reaches them.
     ///
     /// Every [`FULL_SCAN_MS`] (and after a reset or a resubscription) this
-    /// looks at every pending status; in between, only at those it sent,
-    /// so a scan under a launch of 100,000 tasks costs what is sent, not
-    /// what is pending.
+    /// looks at every pending status, for those this leader has not sent;
+    /// in between only at the sent ones whose wait is over, so a scan
+    /// under a launch of 100,000 tasks costs what is due, not what is
+    /// pending or sent.
     pub fn due(
         &mut self,
         state: &State,
         subscribed: &[FrameworkId],
         now_ms: u64,
-        retry_ms: u64,
     ) -> Vec<(TaskId, u64)> {
         let subscribed: HashSet<&FrameworkId> = subscribed.iter().collect();
-        let is_due = |sent: Option<&Sent>, rev: u64| match sent {
-            Some(s) if s.revision == rev => {
-                let wait = retry_ms
-                    .saturating_mul(1u64 << (s.tries - 1).min(20))
-                    .min(MAX_RETRY_MS);
-                now_ms >= s.at_ms.saturating_add(wait)
-            }
-            _ => true,
-        };
         let mut out = Vec::new();
+        while self.queue.first().is_some_and(|(due, _)| *due <= now_ms) {
+            let Some((_, task)) = self.queue.pop_first() else {
+                break;
+            };
+            let pending = state
+                .tasks
+                .get(&task)
+                .filter(|t| subscribed.contains(&t.framework))
+                .and_then(|t| t.unacked);
+            match pending {
+                // Sent again below: `sent` keeps its count of tries.
+                Some(rev) => out.push((task, rev)),
+                // Acknowledged, gone, or its framework away: a full scan
+                // finds it if it is pending when its framework is back.
+                None => {
+                    self.sent.remove(&task);
+                }
+            }
+        }
         if now_ms >= self.full_scan_at_ms {
             self.full_scan_at_ms = now_ms.saturating_add(FULL_SCAN_MS);
-            let mut pending = HashSet::new();
             for t in state.unacked_tasks() {
                 let Some(rev) = t.unacked else { continue };
-                pending.insert(&t.spec.id);
-                if subscribed.contains(&t.framework) && is_due(self.sent.get(&t.spec.id), rev) {
+                let running_clock = self.sent.get(&t.spec.id).is_some_and(|s| s.revision == rev);
+                if subscribed.contains(&t.framework) && !running_clock {
                     out.push((t.spec.id.clone(), rev));
                 }
             }
-            self.sent.retain(|task, _| pending.contains(task));
-        } else {
-            let mut gone = Vec::new();
-            for (task, sent) in &self.sent {
-                let Some(t) = state.tasks.get(task) else {
-                    gone.push(task.clone());
-                    continue;
-                };
-                let Some(rev) = t.unacked else {
-                    gone.push(task.clone());
-                    continue;
-                };
-                if subscribed.contains(&t.framework) && is_due(Some(sent), rev) {
-                    out.push((task.clone(), rev));
-                }
-            }
-            for task in gone {
-                self.sent.remove(&task);
-            }
-            out.sort();
         }
+        out.sort();
+        out.dedup();
         for (task, rev) in &out {
             self.sent(task, *rev, now_ms);
         }
@@ -246,26 +272,26 @@ mod tests {
     #[test]
     fn pending_statuses_are_sent_then_retried_with_backoff() {
         let s = state();
-        let mut r = Redelivery::default();
+        let mut r = Redelivery::new(100);
         let f1 = [fw("f1")];
         // Only subscribed frameworks' statuses; never sent → due at once.
-        assert_eq!(ids(&r.due(&s, &f1, 0, 100)), ["a@6", "b@7"]);
+        assert_eq!(ids(&r.due(&s, &f1, 0)), ["a@6", "b@7"]);
         // Sent at 0: the first retry after 100 ms, the next after 200 ms.
-        assert!(r.due(&s, &f1, 99, 100).is_empty());
-        assert_eq!(ids(&r.due(&s, &f1, 100, 100)), ["a@6", "b@7"]);
-        assert!(r.due(&s, &f1, 299, 100).is_empty());
-        assert_eq!(ids(&r.due(&s, &f1, 300, 100)), ["a@6", "b@7"]);
+        assert!(r.due(&s, &f1, 99).is_empty());
+        assert_eq!(ids(&r.due(&s, &f1, 100)), ["a@6", "b@7"]);
+        assert!(r.due(&s, &f1, 299).is_empty());
+        assert_eq!(ids(&r.due(&s, &f1, 300)), ["a@6", "b@7"]);
         // Capped.
-        let mut late = Redelivery::default();
+        let mut late = Redelivery::new(100);
         for i in 0..30 {
             late.sent(&TaskId("a".into()), 6, i);
         }
         assert!(late
-            .due(&s, &f1, 29 + MAX_RETRY_MS - 1, 100)
+            .due(&s, &f1, 29 + MAX_RETRY_MS - 1)
             .iter()
             .all(|(t, _)| t.0 != "a"));
         assert!(late
-            .due(&s, &f1, 29 + MAX_RETRY_MS, 100)
+            .due(&s, &f1, 29 + MAX_RETRY_MS)
             .iter()
             .any(|(t, _)| t.0 == "a"));
     }
@@ -273,9 +299,9 @@ mod tests {
     #[test]
     fn acknowledged_and_resubscribed() {
         let mut s = state();
-        let mut r = Redelivery::default();
+        let mut r = Redelivery::new(100);
         let f1 = [fw("f1")];
-        r.due(&s, &f1, 0, 100);
+        r.due(&s, &f1, 0);
         // a is acknowledged (replicated) and forgotten here.
         s.apply(&Request {
             now_ms: 0,
@@ -286,11 +312,12 @@ mod tests {
             },
         });
         r.acked(&TaskId("a".into()));
-        assert_eq!(ids(&r.due(&s, &f1, 100, 100)), ["b@7"]);
+        assert_eq!(ids(&r.due(&s, &f1, 100)), ["b@7"]);
         // A new SUBSCRIBE: everything pending goes out again at once.
         r.forget_framework(&s, &fw("f1"));
-        assert_eq!(ids(&r.due(&s, &f1, 101, 100)), ["b@7"]);
-        // A newer status of a task is due at once, whatever the older's clock.
+        assert_eq!(ids(&r.due(&s, &f1, 101)), ["b@7"]);
+        // A newer status not sent by this leader (`record` sends one at
+        // once) goes out with the next full scan, whatever the older's clock.
         s.apply(&Request {
             now_ms: 0,
             command: Command::UpdateTask {
@@ -305,7 +332,8 @@ mod tests {
                 },
             },
         });
-        assert_eq!(ids(&r.due(&s, &f1, 102, 100)), ["b@10"]);
+        assert!(r.due(&s, &f1, 102).is_empty());
+        assert_eq!(ids(&r.due(&s, &f1, 101 + FULL_SCAN_MS)), ["b@10"]);
     }
 
     /// Between full scans only what was sent is looked at: a status this
@@ -314,15 +342,15 @@ mod tests {
     #[test]
     fn a_status_never_sent_goes_out_with_the_next_full_scan() {
         let s = state();
-        let mut r = Redelivery::default();
+        let mut r = Redelivery::new(100);
         let f1 = [fw("f1")];
         // f2's status c is pending while f2 is not subscribed.
-        assert_eq!(ids(&r.due(&s, &f1, 0, 100)), ["a@6", "b@7"]);
+        assert_eq!(ids(&r.due(&s, &f1, 0)), ["a@6", "b@7"]);
         let both = [fw("f1"), fw("f2")];
-        assert_eq!(ids(&r.due(&s, &both, 100, 100)), ["a@6", "b@7"]);
-        assert!(ids(&r.due(&s, &both, FULL_SCAN_MS - 1, 100))
+        assert_eq!(ids(&r.due(&s, &both, 100)), ["a@6", "b@7"]);
+        assert!(ids(&r.due(&s, &both, FULL_SCAN_MS - 1))
             .iter()
             .all(|i| i != "c@8"));
-        assert!(ids(&r.due(&s, &both, FULL_SCAN_MS, 100)).contains(&"c@8".to_string()));
+        assert!(ids(&r.due(&s, &both, FULL_SCAN_MS)).contains(&"c@8".to_string()));
     }
 }

@@ -318,9 +318,7 @@ async fn kill_on_agents(ctx: &MasterCtx, by_agent: BTreeMap<MachineId, Vec<Strin
 pub fn redeliver(ctx: &MasterCtx, now: u64) {
     let subscribed = ctx.streams.subscribed();
     let events: Vec<(FrameworkId, Event)> = ctx.store.read(|s| {
-        let due = ctx
-            .redelivery()
-            .due(s, &subscribed, now, ctx.cfg.status_retry_ms);
+        let due = ctx.redelivery().due(s, &subscribed, now);
         due.into_iter()
             .filter_map(|(id, _)| {
                 let t = s.tasks.get(&id)?;
