@@ -24,7 +24,23 @@ pub fn iso8601(ms: u64) -> String {
         in_day / 1000 % 60,
         in_day % 1000,
     );
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+    // Written digit by digit: `format!` with seven padded numbers cost a
+    // sixth of the leader's CPU in a 10,000-task app listing.
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut n: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, y.clamp(0, 9999) as u64);
+    put(5, 2, u64::from(m));
+    put(8, 2, u64::from(d));
+    put(11, 2, h);
+    put(14, 2, min);
+    put(17, 2, s);
+    put(20, 3, milli);
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 /// The ms since the epoch of `YYYY-MM-DDTHH:MM:SS[.fraction]Z`. The
