@@ -5,7 +5,8 @@
 //! - expires kv keys whose TTL ran out on this leader's clock (committed);
 //! - declares the tasks of machines unreachable for a second timeout LOST
 //!   (committed, and told to their frameworks);
-//! - runs one allocation round and sends offers;
+//! - runs one allocation round and sends offers (also at once when a
+//!   framework revives: [`allocate_now`]);
 //! - sends unacknowledged status updates again (`scheduler::redelivery`).
 //!
 //! What to do is decided by pure functions (`Liveness::overdue`,
@@ -118,6 +119,15 @@ pub const OFFER_TIMEOUT_MS: u64 = 30_000;
 
 /// One allocation round: rescinds what can no longer stand, sends new
 /// offers to subscribed frameworks (decided by `scheduler::offers::round`).
+/// A framework revived (or wants offers for new work): an allocation round
+/// now rather than at the next tick, while this server leads. Rounds are
+/// idempotent, so one more costs only its time.
+pub fn allocate_now(ctx: &MasterCtx) {
+    if ctx.store.is_leader() && ctx.liveness().term == ctx.store.term() {
+        offer_round(ctx, now_ms());
+    }
+}
+
 fn offer_round(ctx: &MasterCtx, now: u64) {
     use corral_api::mesos_v1::{self, Event, Id, OffersPayload, RescindPayload};
 

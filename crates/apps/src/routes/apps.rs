@@ -157,7 +157,6 @@ pub(crate) async fn put(
     spec: AppSpec,
     force: bool,
 ) -> Result<(String, u64, bool), MarathonError> {
-    crate::scheduler::wake(ctx);
     write(
         ctx,
         Command::PutApp {
@@ -334,7 +333,6 @@ pub async fn post_path(
         if !ctx.master.store.read(|s| s.apps.contains_key(&id)) {
             return Err(MarathonError::AppNotFound(id));
         }
-        crate::scheduler::wake(&ctx);
         let cmd = Command::RestartApp {
             id,
             deployment: new_id(),

@@ -7,7 +7,10 @@
 //! (`health`, its own loop) say, and ends deployments that are done
 //! (committed). Readiness checks (`readiness`, its own loop) gate the
 //! instances a deployment starts; COMMAND and HTTPS checks run on the
-//! task's agent (`agent_check`).
+//! task's agent (`agent_check`). A deployment committed by anyone wakes
+//! it at once (offers revived, an allocation round, a reconcile), and so
+//! do offers while it wants them: a new app's first instance does not
+//! wait for two ticks.
 
 pub mod agent_check;
 pub mod book;
@@ -74,6 +77,7 @@ pub async fn run(ctx: Arc<AppsCtx>) {
         let mut events = master
             .streams
             .open(&framework_id(), &format!("in-process-{term}"));
+        let mut changes = master.store.subscribe();
         ctx.book().reset(term);
         let checker = tokio::spawn(health::run(ctx.clone(), term));
         let readiness_checker = tokio::spawn(readiness::run(ctx.clone(), term));
@@ -81,9 +85,34 @@ pub async fn run(ctx: Arc<AppsCtx>) {
         loop {
             tokio::select! {
                 ev = events.recv() => match ev {
-                    Some(ev) => on_event(&ctx, ev),
+                    Some(ev) => {
+                        // Offers while apps want them: placed now, not at
+                        // the next tick (a new app's first instance
+                        // starts ~50 ms sooner on average).
+                        let offers = matches!(ev, Event::Offers { .. });
+                        on_event(&ctx, ev);
+                        if offers && !ctx.book().suppressed {
+                            reconcile(&ctx).await;
+                            tick.reset();
+                        }
+                    }
                     None => break, // no longer leading, or replaced
                 },
+                change = changes.recv() => {
+                    use tokio::sync::broadcast::error::RecvError;
+                    let deployment = match change {
+                        Ok((_, corral_core::Event::DeploymentStarted { .. })) => true,
+                        Ok(_) => false,
+                        // Some events were missed: one may have been a deployment.
+                        Err(RecvError::Lagged(_)) => true,
+                        Err(RecvError::Closed) => break,
+                    };
+                    if deployment {
+                        wake(&ctx);
+                        reconcile(&ctx).await;
+                        tick.reset();
+                    }
+                }
                 _ = tick.tick() => {
                     if !master.store.is_leader() || master.store.term() != term {
                         break;
@@ -446,10 +475,12 @@ async fn launch_all(ctx: &AppsCtx, work: &[Work], now: u64) {
     }
 }
 
-/// Something may need offers now (a new or changed app): revive them.
-pub fn wake(ctx: &AppsCtx) {
+/// A deployment started: offers revived, and the leader allocates at once
+/// rather than at its next tick.
+fn wake(ctx: &AppsCtx) {
     ctx.book().suppressed = false;
     ctx.master.offers().revive(&framework_id());
+    corral_master::leader_loop::allocate_now(&ctx.master);
 }
 
 /// Why the app's next instance fits on no agent, in one sentence.

@@ -216,6 +216,7 @@ pub async fn call(
         }
         "REVIVE" => {
             ctx.offers().revive(&framework);
+            crate::leader_loop::allocate_now(&ctx);
             StatusCode::ACCEPTED.into_response()
         }
         other => mesos_error(
