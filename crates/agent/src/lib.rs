@@ -145,12 +145,10 @@ pub async fn start(cfg: AgentConfig) -> Result<Arc<AgentShared>, AgentError> {
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let addr = format!("{}:{}", cfg.ip, cfg.agent_port);
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|source| AgentError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
+    let listener = corral_api::listener::listen(&addr).map_err(|source| AgentError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
     let shared = Arc::new(AgentShared {
         cfg,
         registration,

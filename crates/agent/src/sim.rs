@@ -539,8 +539,7 @@ async fn simulate(cfg: SimConfig, ips: Vec<Ipv4Addr>) -> Result<(), SimError> {
     let mut listeners = Vec::with_capacity(ips.len());
     for ip in &ips {
         let addr = format!("{ip}:{}", cfg.port);
-        let l = tokio::net::TcpListener::bind(&addr)
-            .await
+        let l = corral_api::listener::listen(&addr)
             .map_err(|source| SimError::Bind { addr, source })?;
         listeners.push(l);
     }

@@ -10,6 +10,7 @@
 //!   document the Python `fleet` client reads).
 //! - [`unit_view`]: corral's own view of units (`/v1/units`), for the CLI.
 //! - [`client`]: an HTTP client that finds the leader and follows redirects.
+//! - [`listener`]: the listening sockets of corral's HTTP servers (backlog).
 //! - [`zk`]: ZooKeeper's wire protocol, for the leader-detection endpoint.
 //! - [`base64`]: bytes fields in Mesos's JSON (status update uuids).
 //! - [`units`]: fleet units between the leader and an agent's unit runner.
@@ -20,6 +21,7 @@
 pub mod base64;
 pub mod client;
 pub mod fleet;
+pub mod listener;
 pub mod marathon;
 pub mod mesos;
 pub mod mesos_operator;

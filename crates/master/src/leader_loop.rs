@@ -117,17 +117,18 @@ pub async fn run(ctx: Arc<MasterCtx>) {
 /// Unanswered offers come back after this long.
 pub const OFFER_TIMEOUT_MS: u64 = 30_000;
 
-/// One allocation round: rescinds what can no longer stand, sends new
-/// offers to subscribed frameworks (decided by `scheduler::offers::round`).
 /// A framework revived (or wants offers for new work): an allocation round
-/// now rather than at the next tick, while this server leads. Rounds are
-/// idempotent, so one more costs only its time.
+/// now rather than at the next tick, while this server leads (and has
+/// reset its offer book for this term). A round offers only what is not
+/// offered already, so one more costs only its time.
 pub fn allocate_now(ctx: &MasterCtx) {
     if ctx.store.is_leader() && ctx.liveness().term == ctx.store.term() {
         offer_round(ctx, now_ms());
     }
 }
 
+/// One allocation round: rescinds what can no longer stand, sends new
+/// offers to subscribed frameworks (decided by `scheduler::offers::round`).
 fn offer_round(ctx: &MasterCtx, now: u64) {
     use corral_api::mesos_v1::{self, Event, Id, OffersPayload, RescindPayload};
 

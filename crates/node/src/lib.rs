@@ -124,10 +124,8 @@ fn parse_election(s: &str) -> Result<(u64, u64), String> {
     Ok((a, b))
 }
 
-async fn bind(addr: String, what: &'static str) -> Result<tokio::net::TcpListener, NodeError> {
-    tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|source| NodeError::Bind { addr, what, source })
+fn bind(addr: String, what: &'static str) -> Result<tokio::net::TcpListener, NodeError> {
+    corral_api::listener::listen(&addr).map_err(|source| NodeError::Bind { addr, what, source })
 }
 
 /// Serves `app` on `listener` with TCP_NODELAY on every connection (small
@@ -214,18 +212,15 @@ async fn start_server(
     let raft_addr = format!("{}:{}", args.ip, args.raft_port);
     let api_addr = format!("{}:{}", args.ip, args.master_port);
     // Bind every listener before anything starts, so a port clash fails fast.
-    let raft_listener = bind(raft_addr.clone(), "raft peers").await?;
-    let master_listener = bind(api_addr.clone(), "master API").await?;
-    let app_listener = bind(format!("{}:{}", args.ip, args.app_port), "app API").await?;
+    let raft_listener = bind(raft_addr.clone(), "raft peers")?;
+    let master_listener = bind(api_addr.clone(), "master API")?;
+    let app_listener = bind(format!("{}:{}", args.ip, args.app_port), "app API")?;
     let zk_listener = match args.zk_port {
         0 => None,
-        port => Some(
-            bind(
-                format!("{}:{}", args.ip, port),
-                "leader detection (ZooKeeper protocol)",
-            )
-            .await?,
-        ),
+        port => Some(bind(
+            format!("{}:{}", args.ip, port),
+            "leader detection (ZooKeeper protocol)",
+        )?),
     };
 
     let store = Store::open(StoreConfig {

@@ -86,7 +86,7 @@ pub(crate) async fn run(store: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Pend
 }
 
 /// One batch: `first`, then what `next` has queued, in order, while the
-/// batch stays within [`MAX_BATCH`] items and [`MAX_ENTRY_WEIGHT`]. Also
+/// batch stays within [`MAX_BATCH`] requests and [`MAX_ENTRY_WEIGHT`]. Also
 /// returns the item taken that did not fit (it starts the next batch).
 fn fill<T>(
     first: T,

@@ -100,14 +100,14 @@ pub async fn run(ctx: Arc<AppsCtx>) {
                 },
                 change = changes.recv() => {
                     use tokio::sync::broadcast::error::RecvError;
-                    let deployment = match change {
+                    let started = match change {
                         Ok((_, corral_core::Event::DeploymentStarted { .. })) => true,
-                        Ok(_) => false,
-                        // Some events were missed: one may have been a deployment.
-                        Err(RecvError::Lagged(_)) => true,
+                        // Missed events (a flood of task updates) wake
+                        // nothing: the next tick finds any deployment.
+                        Ok(_) | Err(RecvError::Lagged(_)) => false,
                         Err(RecvError::Closed) => break,
                     };
-                    if deployment {
+                    if started {
                         wake(&ctx);
                         reconcile(&ctx).await;
                         tick.reset();

@@ -50,12 +50,18 @@ pub fn bench_task(id: &str, agent: &Value) -> Value {
     })
 }
 
+/// ACKNOWLEDGE calls in flight at once: a framework talks over a few
+/// connections (pymesos over one); unbounded, 100,000 acknowledgements
+/// opened thousands and overflowed the leader's accept queue.
+const ACKS_IN_FLIGHT: usize = 64;
+
 /// One subscribed framework on the leader's v1 scheduler API.
 pub struct Framework {
     pub stream: EventStream,
     pub id: String,
     base: String,
     http: reqwest::Client,
+    acks: std::sync::Arc<tokio::sync::Semaphore>,
     /// True once the leader ended the stream (it lost its leadership).
     pub ended: bool,
 }
@@ -102,6 +108,7 @@ impl Framework {
             id,
             base,
             http,
+            acks: std::sync::Arc::new(tokio::sync::Semaphore::new(ACKS_IN_FLIGHT)),
             ended: false,
         })
     }
@@ -190,7 +197,15 @@ impl Framework {
         if let Some(uuid) = status.get("uuid") {
             let ack =
                 json!({"agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": uuid});
-            drop(self.call(self.body("ACKNOWLEDGE", Some(("acknowledge", ack)))));
+            let (permit, call) = (
+                self.acks.clone().acquire_owned(),
+                self.send(self.body("ACKNOWLEDGE", Some(("acknowledge", ack)))),
+            );
+            tokio::spawn(async move {
+                let _permit = permit.await;
+                // A lost acknowledgement only means the update comes again.
+                let _ = call.await;
+            });
         }
     }
 }
